@@ -1,0 +1,100 @@
+//! `kakin demo`: a realistic network and a month of key-chip logs, generated deterministically
+//! from a seed, then every stage of kakin run on them with the embedded default.
+//!
+//! The generator is also the benchmarks' data source (`benches/`), so it is fast: millions of
+//! rows a minute, streamed to the files delivery date by delivery date.
+
+mod logs;
+mod network;
+
+use crate::commands::{connect, ledgered, Failure};
+use chrono::{Datelike, Utc};
+use pipeline::config::Settings;
+use pipeline::domain::{Month, Parse};
+use pipeline::master;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// How many key-chips (cabinets) the network has.
+    #[arg(long, default_value_t = 120)]
+    keychips: usize,
+    /// The month of logs, YYYY-MM (default: last month).
+    #[arg(long, value_parser = parse_month)]
+    month: Option<Month>,
+    /// The seed of the generator: the same seed, key-chips and month give the same files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the generated files go.
+    #[arg(long, default_value = "var/demo")]
+    dir: PathBuf,
+    /// Only generate the files; run no stage.
+    #[arg(long)]
+    generate_only: bool,
+}
+
+fn parse_month(text: &str) -> Result<Month, String> {
+    Month::parse(text).map_err(|e| e.0)
+}
+
+fn last_month() -> Month {
+    let today = Utc::now().with_timezone(&chrono_tz_tokyo()).date_naive();
+    Month::of(today.with_day(1).expect("every month has a first day")).previous()
+}
+
+fn chrono_tz_tokyo() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(9 * 3600).expect("+09:00 is an offset")
+}
+
+pub async fn run(settings: &Settings, args: DemoArgs) -> Result<(), Failure> {
+    let month = args.month.unwrap_or_else(last_month);
+    let network = network::Network::new(args.keychips, month, args.seed);
+    let counts = generate(&network, &args.dir).map_err(anyhow::Error::from)?;
+    println!(
+        "generated {} partners, {} stores, {} key-chips and {} play and {} purchase rows of {month} in {}",
+        network.partners.len(),
+        network.stores.len(),
+        network.keychips.len(),
+        counts.plays,
+        counts.purchases,
+        args.dir.display()
+    );
+    if args.generate_only {
+        return Ok(());
+    }
+    let db = connect(settings).await?;
+    let master_dir = args.dir.join("master");
+    let report = ledgered(
+        &db,
+        "master import",
+        &path(&master_dir),
+        master::import_master(&db, &master_dir),
+    )
+    .await?;
+    println!("master import: {report}");
+    let slips = args.dir.join(network::adjustments_file(month));
+    let report = ledgered(
+        &db,
+        "adjustments import",
+        &path(&slips),
+        master::import_adjustments(&db, &slips),
+    )
+    .await?;
+    println!("adjustments import: {report}");
+    println!("database: {}", settings.database_url);
+    println!(
+        "key-chip logs delivered to: {}",
+        path(&args.dir.join("incoming"))
+    );
+    Ok(())
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Write the network's master data, adjustment slips and logs under `dir`.
+pub fn generate(network: &network::Network, dir: &Path) -> std::io::Result<logs::Counts> {
+    network.write(dir)?;
+    logs::write(network, &dir.join("incoming"))
+}

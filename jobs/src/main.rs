@@ -1,0 +1,76 @@
+//! `kakin`: the commands of `cli.md`. Each command reads the configuration, opens the database,
+//! records itself in the job ledger and calls one stage of the `pipeline` library.
+//!
+//! Exit status: 0 success; 1 the job failed; 2 bad usage, bad configuration, or an import with
+//! any invalid row (every problem listed, nothing applied).
+
+mod commands;
+mod demo;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kakin",
+    version,
+    about = "課金: bills and pays arcade operators"
+)]
+struct Cli {
+    /// The configuration file (default: ./kakin.toml if present, else the embedded default).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a network and a month of logs into var/demo/, then run every stage on it.
+    Demo(demo::DemoArgs),
+    /// Master data: partners, stores, titles, key-chips, charges, products, rates.
+    Master {
+        #[command(subcommand)]
+        command: MasterCommand,
+    },
+    /// Adjustment slips (調整伝票).
+    Adjustments {
+        #[command(subcommand)]
+        command: AdjustmentsCommand,
+    },
+    /// The job ledger: each run, its arguments, start, end, outcome and counts.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum MasterCommand {
+    /// Import the master data files of DIR in one transaction.
+    Import { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AdjustmentsCommand {
+    /// Import the adjustment slips of FILE in one transaction.
+    Import { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KAKIN_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let outcome = runtime.block_on(commands::run(cli));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}

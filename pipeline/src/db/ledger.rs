@@ -1,0 +1,91 @@
+//! The job ledger: every command run, its arguments, start, end, outcome and counts, so that
+//! operations can see what ran and what it did (`kakin runs`).
+
+use super::{Cells, Database, DbResult};
+use chrono::{SecondsFormat, Utc};
+use sqlx::Row;
+
+/// A run in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunId(pub i64);
+
+/// One line of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: i64,
+    pub command: String,
+    pub arguments: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// `succeeded`, `failed`, `invalid`; none while running (or when the run was killed).
+    pub outcome: Option<String>,
+    pub counts: Option<String>,
+    pub error: Option<String>,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl Database {
+    /// Record that `command` started with `arguments`.
+    pub async fn start_run(&self, command: &str, arguments: &str) -> DbResult<RunId> {
+        let row = sqlx::query(
+            "INSERT INTO runs (command, arguments, started_at) VALUES ($1, $2, $3) RETURNING run_id",
+        )
+        .bind(command)
+        .bind(arguments)
+        .bind(now())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(RunId(row.try_get(0)?))
+    }
+
+    /// Record how a run ended.
+    pub async fn finish_run(
+        &self,
+        run: RunId,
+        outcome: &str,
+        counts: &str,
+        error: Option<&str>,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE runs SET finished_at = $1, outcome = $2, counts = $3, error = $4 \
+             WHERE run_id = $5",
+        )
+        .bind(now())
+        .bind(outcome)
+        .bind(counts)
+        .bind(error)
+        .bind(run.0)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The latest `limit` runs, newest first.
+    pub async fn runs(&self, limit: i64) -> DbResult<Vec<Run>> {
+        let rows = sqlx::query(
+            "SELECT run_id, command, arguments, started_at, finished_at, outcome, counts, error \
+             FROM runs ORDER BY run_id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let cells = Cells::new(row, "runs");
+                Ok(Run {
+                    id: cells.int("run_id")?,
+                    command: cells.text("command")?,
+                    arguments: cells.text("arguments")?,
+                    started_at: cells.text("started_at")?,
+                    finished_at: cells.optional_text("finished_at")?,
+                    outcome: cells.optional_text("outcome")?,
+                    counts: cells.optional_text("counts")?,
+                    error: cells.optional_text("error")?,
+                })
+            })
+            .collect()
+    }
+}

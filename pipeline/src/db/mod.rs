@@ -1,0 +1,156 @@
+//! The database: master data, adjustment slips, closes and the job ledger, through sqlx's `Any`
+//! driver so that the same statements run on SQLite (the embedded default) and PostgreSQL
+//! (production).
+//!
+//! The schema keeps to what both engines share: dates as ISO text, decimals as exact text, yen
+//! as BIGINT, `$n` placeholders, `ON CONFLICT … DO UPDATE`. Each engine has its own migration
+//! folder only for what differs (the identity column of the ledger).
+
+mod ledger;
+mod master;
+#[cfg(feature = "testing")]
+mod scratch;
+
+pub use ledger::{Run, RunId};
+#[cfg(feature = "testing")]
+pub use scratch::ScratchDatabase;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+use std::path::Path;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database_url {0:?} is neither sqlite:// nor postgres://")]
+    UnsupportedUrl(String),
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database: cannot create the directory of {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database: table {table} holds a value kakin cannot read: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// A connected, migrated database.
+#[derive(Clone)]
+pub struct Database {
+    pool: AnyPool,
+}
+
+impl Database {
+    /// Connect to `url` (`sqlite://…` or `postgres://…`) and bring its schema up to date. A
+    /// SQLite file and its directory are created when missing.
+    pub async fn connect(url: &str) -> DbResult<Database> {
+        sqlx::any::install_default_drivers();
+        let (url, migrations) = if let Some(path) = url.strip_prefix("sqlite://") {
+            (sqlite_url(path)?, &SQLITE_MIGRATIONS)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (url.to_owned(), &POSTGRES_MIGRATIONS)
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .connect(&url)
+            .await?;
+        migrations.run(&pool).await?;
+        Ok(Database { pool })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite://var/kakin.db` names a file relative to the working directory; make sure its
+/// directory exists and that SQLite may create it.
+fn sqlite_url(path: &str) -> DbResult<String> {
+    let (file, query) = path.split_once('?').unwrap_or((path, ""));
+    if let Some(dir) = Path::new(file)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+            path: file.to_owned(),
+            source,
+        })?;
+    }
+    let query = if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        query.to_owned()
+    };
+    Ok(format!("sqlite://{file}?{query}"))
+}
+
+/// Reads the cells of one row of `table`, turning unreadable values into [`DbError::Corrupt`].
+struct Cells<'a> {
+    row: &'a AnyRow,
+    table: &'static str,
+}
+
+impl<'a> Cells<'a> {
+    fn new(row: &'a AnyRow, table: &'static str) -> Self {
+        Cells { row, table }
+    }
+
+    fn corrupt(&self, reason: impl std::fmt::Display) -> DbError {
+        DbError::Corrupt {
+            table: self.table,
+            reason: reason.to_string(),
+        }
+    }
+
+    fn text(&self, column: &str) -> DbResult<String> {
+        self.row
+            .try_get::<String, _>(column)
+            .map_err(|e| self.corrupt(e))
+    }
+
+    fn optional_text(&self, column: &str) -> DbResult<Option<String>> {
+        self.row
+            .try_get::<Option<String>, _>(column)
+            .map_err(|e| self.corrupt(e))
+    }
+
+    fn int(&self, column: &str) -> DbResult<i64> {
+        self.row
+            .try_get::<i64, _>(column)
+            .map_err(|e| self.corrupt(e))
+    }
+
+    /// A column parsed with `parse`.
+    fn parse<T>(
+        &self,
+        column: &str,
+        parse: impl FnOnce(&str) -> Result<T, crate::domain::ParseError>,
+    ) -> DbResult<T> {
+        parse(&self.text(column)?).map_err(|e| self.corrupt(format!("{column}: {e}")))
+    }
+
+    /// A nullable column parsed with `parse`.
+    fn parse_optional<T>(
+        &self,
+        column: &str,
+        parse: impl FnOnce(&str) -> Result<T, crate::domain::ParseError>,
+    ) -> DbResult<Option<T>> {
+        self.optional_text(column)?
+            .map(|text| parse(&text).map_err(|e| self.corrupt(format!("{column}: {e}"))))
+            .transpose()
+    }
+}

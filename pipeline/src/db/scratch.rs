@@ -1,0 +1,82 @@
+//! Throw-away databases for tests: a SQLite file in a temporary directory, or a PostgreSQL
+//! database of its own (created on the server named by `KAKIN_TEST_POSTGRES_URL`, by default the
+//! local one), dropped when the value is dropped, so that test runs never see each other's data.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A database that exists as long as this value.
+pub struct ScratchDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+impl ScratchDatabase {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}/kakin.db", dir.path().display());
+        ScratchDatabase {
+            url,
+            postgres: None,
+            _dir: Some(dir),
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let server = std::env::var("KAKIN_TEST_POSTGRES_URL").unwrap_or(DEFAULT_SERVER.into());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "kakin_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        admin(&server, &format!("CREATE DATABASE {name}")).await;
+        let base = server
+            .rsplit_once('/')
+            .map_or(server.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        ScratchDatabase {
+            url,
+            postgres: Some((server, name)),
+            _dir: None,
+        }
+    }
+
+    /// Both engines, for tests that must pass on each.
+    pub async fn each() -> [ScratchDatabase; 2] {
+        [ScratchDatabase::sqlite(), ScratchDatabase::postgres().await]
+    }
+}
+
+async fn admin(server: &str, statement: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {server} is needed by the tests: {e}"));
+    sqlx::Executor::execute(&mut conn, statement)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.postgres.take() {
+            let drop_it = move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(admin(
+                        &server,
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    ))
+            };
+            let _ = std::thread::spawn(drop_it).join();
+        }
+    }
+}

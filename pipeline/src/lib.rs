@@ -1,0 +1,13 @@
+//! kakin (課金): the batch pipeline that bills and pays arcade operators.
+//!
+//! The library is named by its stages. [`domain`] holds the types every value is parsed into
+//! (no I/O); [`sheet`] reads the CSV files people and collectors hand in; [`db`] is the ledger
+//! database (SQLite or PostgreSQL); [`master`] imports master data and adjustment slips.
+//! [`config`] is the configuration every command reads. The `kakin` binary (crate `jobs`)
+//! turns commands into calls of these stages; the library never knows the binary.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod master;
+pub mod sheet;
