@@ -64,12 +64,20 @@ fn problem(file: &str, line: u64, column: &str, reason: String) -> Problem {
 /// Check the imported rows against the master data as it would stand after the import.
 pub(crate) fn references(current: &MasterData, imported: &Imported, check: &mut Check) {
     let partner_exists = |code: &PartnerCode| {
-        current.partners.contains_key(code) || imported.partners.contains_key(code)
+        current.partners.contains_key(code)
+            || imported.partners.contains_key(code)
+            || imported.mentions("partners.csv", code.as_str())
     };
-    let store_exists =
-        |code: &StoreCode| current.stores.contains_key(code) || imported.stores.contains_key(code);
-    let title_exists =
-        |code: &TitleCode| current.titles.contains_key(code) || imported.titles.contains_key(code);
+    let store_exists = |code: &StoreCode| {
+        current.stores.contains_key(code)
+            || imported.stores.contains_key(code)
+            || imported.mentions("stores.csv", code.as_str())
+    };
+    let title_exists = |code: &TitleCode| {
+        current.titles.contains_key(code)
+            || imported.titles.contains_key(code)
+            || imported.mentions("titles.csv", code.as_str())
+    };
 
     for (line, store) in imported.stores.values() {
         let at = |column, reason| problem("stores.csv", *line, column, reason);

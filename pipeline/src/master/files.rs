@@ -5,6 +5,7 @@ use super::{whole, Lines};
 use crate::domain::*;
 use crate::sheet::{Columns, Row, Sheet};
 use chrono::NaiveDate;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The rows of one import, by table.
@@ -17,6 +18,16 @@ pub(crate) struct Imported {
     pub charges: Lines<(ChargeCode, NaiveDate), Charge>,
     pub products: Lines<(ProductCode, NaiveDate), Product>,
     pub rates: Lines<(RateName, NaiveDate), Rate>,
+    /// (file, code) of rows that did not parse: their problem is reported once, and rows that
+    /// refer to them are not reported again as referring to nothing.
+    pub unparsed: BTreeSet<(String, String)>,
+}
+
+impl Imported {
+    /// Whether `file` has a row for `code`, parsed or not.
+    pub fn mentions(&self, file: &str, code: &str) -> bool {
+        self.unparsed.contains(&(file.to_owned(), code.to_owned()))
+    }
 }
 
 const FILES: &[&str] = &[
@@ -71,100 +82,83 @@ pub(crate) fn read_directory(dir: &Path, check: &mut Check) -> Imported {
 }
 
 fn read_file(name: &str, bytes: &[u8], imported: &mut Imported, check: &mut Check) {
+    let mut file = FileReader {
+        name,
+        bytes,
+        unparsed: &mut imported.unparsed,
+        check,
+    };
     match name {
-        "partners.csv" => read(
-            name,
-            bytes,
+        "partners.csv" => file.read(
             PARTNERS,
             partner,
             |p| p.code.clone(),
             &mut imported.partners,
-            check,
         ),
-        "stores.csv" => read(
-            name,
-            bytes,
-            STORES,
-            store,
-            |s| s.code.clone(),
-            &mut imported.stores,
-            check,
-        ),
-        "titles.csv" => read(
-            name,
-            bytes,
-            TITLES,
-            title,
-            |t| t.code.clone(),
-            &mut imported.titles,
-            check,
-        ),
-        "keychips.csv" => read(
-            name,
-            bytes,
+        "stores.csv" => file.read(STORES, store, |s| s.code.clone(), &mut imported.stores),
+        "titles.csv" => file.read(TITLES, title, |t| t.code.clone(), &mut imported.titles),
+        "keychips.csv" => file.read(
             KEYCHIPS,
             keychip,
             |k| (k.keychip.clone(), k.validity.from),
             &mut imported.keychips,
-            check,
         ),
-        "charges.csv" => read(
-            name,
-            bytes,
+        "charges.csv" => file.read(
             CHARGES,
             charge,
             |c| (c.code.clone(), c.validity.from),
             &mut imported.charges,
-            check,
         ),
-        "products.csv" => read(
-            name,
-            bytes,
+        "products.csv" => file.read(
             PRODUCTS,
             product,
             |p| (p.code.clone(), p.validity.from),
             &mut imported.products,
-            check,
         ),
-        "rates.csv" => read(
-            name,
-            bytes,
-            RATES,
-            rate,
-            |r| (r.name, r.valid_from),
-            &mut imported.rates,
-            check,
-        ),
+        "rates.csv" => file.read(RATES, rate, |r| (r.name, r.valid_from), &mut imported.rates),
         _ => unreachable!("only the files of FILES are read"),
     }
 }
 
-/// Read one file's rows into `into` by key; a key seen twice in the file is a problem.
-fn read<K: Ord + std::fmt::Debug, T>(
-    name: &str,
-    bytes: &[u8],
-    columns: Columns,
-    parse: fn(&Row, &mut Check) -> Option<T>,
-    key: fn(&T) -> K,
-    into: &mut Lines<K, T>,
-    check: &mut Check,
-) {
-    let sheet = match Sheet::read(name, bytes, &columns) {
-        Ok(sheet) => sheet,
-        Err(problems) => return check.extend(problems),
-    };
-    for row in sheet.rows() {
-        let Some(row) = check.ok(row) else { continue };
-        let Some(record) = parse(&row, check) else {
-            continue;
+/// One master data file being read.
+struct FileReader<'a> {
+    name: &'a str,
+    bytes: &'a [u8],
+    unparsed: &'a mut BTreeSet<(String, String)>,
+    check: &'a mut Check,
+}
+
+impl FileReader<'_> {
+    /// Read the rows into `into` by key; a key seen twice in the file is a problem. The code
+    /// (first column) of a row that does not parse goes to `unparsed`.
+    fn read<K: Ord + std::fmt::Debug, T>(
+        &mut self,
+        columns: Columns,
+        parse: fn(&Row, &mut Check) -> Option<T>,
+        key: fn(&T) -> K,
+        into: &mut Lines<K, T>,
+    ) {
+        let sheet = match Sheet::read(self.name, self.bytes, &columns) {
+            Ok(sheet) => sheet,
+            Err(problems) => return self.check.extend(problems),
         };
-        let k = key(&record);
-        if let Some((first, _)) = into.get(&k) {
-            let reason = format!("the key {k:?} already appears on line {first}");
-            check.add(row.problem("-", reason));
-            continue;
+        for row in sheet.rows() {
+            let Some(row) = self.check.ok(row) else {
+                continue;
+            };
+            let Some(record) = parse(&row, self.check) else {
+                let code = row.text(columns.required[0]).to_owned();
+                self.unparsed.insert((self.name.to_owned(), code));
+                continue;
+            };
+            let k = key(&record);
+            if let Some((first, _)) = into.get(&k) {
+                let reason = format!("the key {k:?} already appears on line {first}");
+                self.check.add(row.problem("-", reason));
+                continue;
+            }
+            into.insert(k, (row.line(), record));
         }
-        into.insert(k, (row.line(), record));
     }
 }
 

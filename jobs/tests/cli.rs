@@ -1,0 +1,249 @@
+//! The `kakin` binary as operations and finance run it: exit codes, messages, the ledger and
+//! the demo, on SQLite and PostgreSQL.
+
+use pipeline::db::ScratchDatabase;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn guide() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
+}
+
+/// `kakin args…` in `dir`, with the database at `database_url`.
+fn kakin(dir: &Path, database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kakin"))
+        .args(args)
+        .current_dir(dir)
+        .env("KAKIN_DATABASE_URL", database_url)
+        .env_remove("KAKIN_LAKE_URL")
+        .output()
+        .expect("kakin runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn a_bad_master_import_exits_2_naming_file_line_and_column_and_the_fix_applies() {
+    for scratch in ScratchDatabase::each().await {
+        let work = tempfile::tempdir().unwrap();
+        let master = work.path().join("master");
+        std::fs::create_dir(&master).unwrap();
+        for entry in std::fs::read_dir(guide().join("master")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), master.join(entry.file_name())).unwrap();
+        }
+        let partners = std::fs::read_to_string(master.join("partners.csv")).unwrap();
+        std::fs::write(
+            master.join("partners.csv"),
+            partners.replace("T9234567890123", "T1234567890123"),
+        )
+        .unwrap();
+
+        let out = kakin(work.path(), &scratch.url, &["master", "import", "master"]);
+        assert_eq!(out.status.code(), Some(2), "{}", scratch.url);
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(
+                "partners.csv:2: registration_number: \"T1234567890123\" fails the check digit"
+            ),
+            "{stderr}"
+        );
+        assert!(stderr.contains("nothing was imported"), "{stderr}");
+
+        std::fs::write(master.join("partners.csv"), &partners).unwrap();
+        let out = kakin(work.path(), &scratch.url, &["master", "import", "master"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("partners: 2 inserted"),
+            "{}",
+            text(&out.stdout)
+        );
+        let out = kakin(work.path(), &scratch.url, &["master", "import", "master"]);
+        assert!(text(&out.stdout).contains("partners: 0 inserted, 0 updated, 2 unchanged"));
+
+        let out = kakin(work.path(), &scratch.url, &["runs"]);
+        assert_eq!(out.status.code(), Some(0));
+        let runs = text(&out.stdout);
+        let outcomes: Vec<&str> = runs
+            .lines()
+            .filter(|l| l.contains("master import"))
+            .map(|l| {
+                if l.contains("succeeded") {
+                    "succeeded"
+                } else if l.contains("invalid") {
+                    "invalid"
+                } else {
+                    "?"
+                }
+            })
+            .collect();
+        assert_eq!(outcomes, ["succeeded", "succeeded", "invalid"], "{runs}");
+    }
+}
+
+#[tokio::test]
+async fn adjustments_import_through_the_binary() {
+    for scratch in ScratchDatabase::each().await {
+        let work = tempfile::tempdir().unwrap();
+        let master = guide().join("master");
+        let slips = guide().join("adjustments-2023-05.csv");
+        let out = kakin(
+            work.path(),
+            &scratch.url,
+            &["adjustments", "import", slips.to_str().unwrap()],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "the store is not known yet: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr)
+            .contains("adjustments-2023-05.csv:2: store_code: store S2299990001 does not exist"));
+        assert_eq!(
+            kakin(
+                work.path(),
+                &scratch.url,
+                &["master", "import", master.to_str().unwrap()]
+            )
+            .status
+            .code(),
+            Some(0)
+        );
+        let out = kakin(
+            work.path(),
+            &scratch.url,
+            &["adjustments", "import", slips.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("adjustments: 1 inserted"));
+    }
+}
+
+#[test]
+fn bad_configuration_and_usage_exit_2() {
+    let work = tempfile::tempdir().unwrap();
+    let out = kakin(work.path(), "mysql://localhost/kakin", &["runs"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("neither sqlite:// nor postgres://"));
+
+    let url = format!("sqlite://{}/kakin.db", work.path().display());
+    let out = kakin(work.path(), &url, &["--config", "missing.toml", "runs"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("missing.toml does not exist"));
+
+    std::fs::write(work.path().join("kakin.toml"), "payment_day = 31\n").unwrap();
+    let out = kakin(work.path(), &url, &["runs"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("payment_day"));
+
+    let out = kakin(work.path(), &url, &["master"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing subcommand is bad usage"
+    );
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
+    let work = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kakin"))
+            .args(args)
+            .current_dir(work.path())
+            .env_remove("KAKIN_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["demo", "--keychips", "15", "--month", "2026-10"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        work.path().join("var/kakin.db").exists(),
+        "SQLite under var/ by default"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("generated 3 partners"), "{stdout}");
+    assert!(stdout.contains("adjustments: 3 inserted"), "{stdout}");
+
+    let again = run(&[
+        "demo",
+        "--keychips",
+        "15",
+        "--month",
+        "2026-10",
+        "--generate-only",
+        "--dir",
+        "again",
+    ]);
+    assert_eq!(again.status.code(), Some(0));
+    let (first, second) = (
+        tree(&work.path().join("var/demo")),
+        tree(&work.path().join("again")),
+    );
+    assert!(
+        first.len() > 60,
+        "a month of deliveries: {} files",
+        first.len()
+    );
+    assert!(first == second, "the same seed gives the same bytes");
+    let other = run(&[
+        "demo",
+        "--keychips",
+        "15",
+        "--month",
+        "2026-10",
+        "--generate-only",
+        "--dir",
+        "other",
+        "--seed",
+        "2",
+    ]);
+    assert_eq!(other.status.code(), Some(0));
+    assert!(
+        tree(&work.path().join("other")) != first,
+        "another seed, other logs"
+    );
+
+    let keychips =
+        std::fs::read_to_string(work.path().join("var/demo/master/keychips.csv")).unwrap();
+    assert_eq!(
+        keychips
+            .lines()
+            .filter(|l| l.starts_with("A72E0000001,"))
+            .count(),
+        2,
+        "a cabinet moves mid-month"
+    );
+    let charges = std::fs::read_to_string(work.path().join("var/demo/master/charges.csv")).unwrap();
+    assert!(
+        charges.contains("2026-10-15,P-ras") && charges.contains(",2026-10-16,,P-ras"),
+        "a price change mid-month"
+    );
+
+    let runs = text(&run(&["runs"]).stdout);
+    assert_eq!(runs.matches("succeeded").count(), 2, "{runs}");
+}
