@@ -1,8 +1,11 @@
 //! The commands: configuration, database, ledger, and the call into the pipeline.
 
 use crate::{AdjustmentsCommand, Cli, Command, MasterCommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::config::Settings;
 use pipeline::db::Database;
+use pipeline::ingest::{self, FileOutcome, FileReport, IngestError, IngestReport};
+use pipeline::lake::Location;
 use pipeline::master::{self, ImportError, ImportReport};
 use std::future::Future;
 use std::process::ExitCode;
@@ -31,6 +34,16 @@ impl Failure {
             }
         }
     }
+
+    fn ledger_outcome(&self) -> (&'static str, String) {
+        match self {
+            Failure::Invalid(message) => {
+                let problems = message.lines().filter(|l| !l.is_empty()).count();
+                ("invalid", format!("{problems} problem(s)"))
+            }
+            Failure::Failed(error) => ("failed", error.to_string()),
+        }
+    }
 }
 
 impl From<anyhow::Error> for Failure {
@@ -46,8 +59,56 @@ impl From<ImportError> for Failure {
                 "{problems}{} problem(s): nothing was imported",
                 problems.0.len()
             )),
-            ImportError::Db(e) => Failure::Failed(e.into()),
+            e => Failure::Failed(e.into()),
         }
+    }
+}
+
+impl From<IngestError> for Failure {
+    fn from(error: IngestError) -> Self {
+        Failure::Failed(error.into())
+    }
+}
+
+/// What a job's report puts in the ledger.
+pub trait Recorded {
+    fn counts(&self) -> String;
+    /// A failure the job reports after finishing its work (exit 1, recorded as failed).
+    fn failure(&self) -> Option<String> {
+        None
+    }
+}
+
+impl Recorded for ImportReport {
+    fn counts(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Recorded for IngestReport {
+    fn counts(&self) -> String {
+        let retries = &self.retries;
+        format!(
+            "{} files: {}; retried {}: {} accepted, {} still open",
+            self.files
+                .iter()
+                .filter(|f| matches!(f.outcome, FileOutcome::Ingested(_)))
+                .count(),
+            self.totals(),
+            retries.retried,
+            retries.accepted,
+            retries.still_open
+        )
+    }
+
+    fn failure(&self) -> Option<String> {
+        let changed = self.changed_files();
+        (!changed.is_empty()).then(|| {
+            format!(
+                "files changed at a known path (not ingested; a correction is a new file): {}",
+                changed.join(", ")
+            )
+        })
     }
 }
 
@@ -59,15 +120,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Master {
             command: MasterCommand::Import { dir },
         } => {
-            let db = connect(&settings).await?;
+            let (db, lake) = (connect(&settings).await?, open(&settings.lake_url)?);
             let arguments = dir.display().to_string();
-            let report = ledgered(
-                &db,
-                "master import",
-                &arguments,
-                master::import_master(&db, &dir),
-            )
-            .await?;
+            let job = master::import_master(&db, &lake, &dir);
+            let report = ledgered(&db, "master import", &arguments, job).await?;
             println!("master data imported from {arguments}: {report}");
             Ok(())
         }
@@ -76,15 +132,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let db = connect(&settings).await?;
             let arguments = file.display().to_string();
-            let report = ledgered(
-                &db,
-                "adjustments import",
-                &arguments,
-                master::import_adjustments(&db, &file),
-            )
-            .await?;
+            let job = master::import_adjustments(&db, &file);
+            let report = ledgered(&db, "adjustments import", &arguments, job).await?;
             println!("adjustment slips imported from {arguments}: {report}");
             Ok(())
+        }
+        Command::Ingest { date, incoming } => {
+            let incoming = incoming.unwrap_or_else(|| settings.incoming_url.clone());
+            run_ingest(&settings, &incoming, date).await
         }
         Command::Runs { limit } => {
             let db = connect(&settings).await?;
@@ -102,31 +157,114 @@ pub async fn connect(settings: &Settings) -> Result<Database, Failure> {
         })
 }
 
-/// Run an import as one entry of the job ledger: its outcome, counts or error recorded.
-pub async fn ledgered(
+pub fn open(url: &str) -> Result<Location, Failure> {
+    Location::open(url).map_err(|e| match e {
+        pipeline::lake::LakeError::UnsupportedUrl(_) => Failure::Invalid(e.to_string()),
+        e => Failure::Failed(e.into()),
+    })
+}
+
+/// Run a job as one entry of the job ledger: its outcome, counts or error recorded.
+pub async fn ledgered<T: Recorded, E: Into<Failure>>(
     db: &Database,
     command: &str,
     arguments: &str,
-    job: impl Future<Output = Result<ImportReport, ImportError>>,
-) -> Result<ImportReport, Failure> {
+    job: impl Future<Output = Result<T, E>>,
+) -> Result<T, Failure> {
     let run = db
         .start_run(command, arguments)
         .await
         .map_err(anyhow::Error::from)?;
-    let outcome = job.await;
+    let outcome = job.await.map_err(Into::into);
     let (status, counts, error) = match &outcome {
-        Ok(report) => ("succeeded", report.to_string(), None),
-        Err(ImportError::Invalid(problems)) => (
-            "invalid",
-            String::new(),
-            Some(format!("{} problem(s)", problems.0.len())),
-        ),
-        Err(ImportError::Db(e)) => ("failed", String::new(), Some(e.to_string())),
+        Ok(report) => match report.failure() {
+            None => ("succeeded", report.counts(), None),
+            Some(failure) => ("failed", report.counts(), Some(failure)),
+        },
+        Err(failure) => {
+            let (status, error) = failure.ledger_outcome();
+            (status, String::new(), Some(error))
+        }
     };
     db.finish_run(run, status, &counts, error.as_deref())
         .await
         .map_err(anyhow::Error::from)?;
-    Ok(outcome?)
+    outcome
+}
+
+/// `kakin ingest`, also the demo's ingest step.
+pub async fn run_ingest(
+    settings: &Settings,
+    incoming_url: &str,
+    date: Option<chrono::NaiveDate>,
+) -> Result<(), Failure> {
+    let db = connect(settings).await?;
+    let (lake, incoming) = (open(&settings.lake_url)?, open(incoming_url)?);
+    let arguments = match date {
+        Some(date) => format!("--date {date} --incoming {incoming_url}"),
+        None => format!("--incoming {incoming_url}"),
+    };
+    let bar = FileProgress::new();
+    let job = ingest::ingest(&db, &lake, &incoming, date, &bar);
+    let report = ledgered(&db, "ingest", &arguments, job).await?;
+    bar.finish();
+    for stray in &report.strays {
+        println!("{stray}: not a delivery (<feed>/<YYYY-MM-DD>/<name>.csv[.gz]), left alone");
+    }
+    for batch in &report.removed {
+        println!("removed the files of batch {batch}, left by a run that did not finish");
+    }
+    let retries = &report.retries;
+    if retries.retried > 0 {
+        println!(
+            "retried {} open quarantined rows: {} accepted, {} still open, {} closed",
+            retries.retried, retries.accepted, retries.still_open, retries.closed
+        );
+    }
+    println!("ingested: {}", report.totals());
+    match report.failure() {
+        Some(failure) => Err(Failure::Failed(anyhow::anyhow!(failure))),
+        None => Ok(()),
+    }
+}
+
+/// A progress bar over the delivered files on a terminal; one plain line per file either way.
+struct FileProgress(ProgressBar);
+
+impl FileProgress {
+    fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed}")
+                .expect("a valid template"),
+        );
+        FileProgress(bar)
+    }
+
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl ingest::Progress for FileProgress {
+    fn files(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+
+    fn file_done(&self, report: &FileReport) {
+        let line = match &report.outcome {
+            FileOutcome::Ingested(counts) => format!("{}: {counts}", report.path),
+            FileOutcome::AlreadyIngested => format!("{}: already ingested", report.path),
+            FileOutcome::Changed => {
+                format!(
+                    "{}: CHANGED since it was ingested: not ingested",
+                    report.path
+                )
+            }
+        };
+        self.0.suspend(|| println!("{line}"));
+        self.0.inc(1);
+    }
 }
 
 async fn print_runs(db: &Database, limit: i64) -> Result<(), Failure> {

@@ -39,6 +39,16 @@ enum Command {
         #[command(subcommand)]
         command: AdjustmentsCommand,
     },
+    /// Ingest every delivered log not yet ingested (up to --date), and retry the open
+    /// quarantined rows.
+    Ingest {
+        /// Take files delivered on or before this day (default: all).
+        #[arg(long, value_parser = parse_date)]
+        date: Option<chrono::NaiveDate>,
+        /// Where the collectors drop the logs (default: the configured incoming_url).
+        #[arg(long, value_name = "URL")]
+        incoming: Option<String>,
+    },
     /// The job ledger: each run, its arguments, start, end, outcome and counts.
     Runs {
         #[arg(long, default_value_t = 20)]
@@ -56,6 +66,10 @@ enum MasterCommand {
 enum AdjustmentsCommand {
     /// Import the adjustment slips of FILE in one transaction.
     Import { file: PathBuf },
+}
+
+fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    pipeline::domain::parse_date(text).map_err(|e| e.0)
 }
 
 fn main() -> ExitCode {

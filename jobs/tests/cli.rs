@@ -188,6 +188,20 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("generated 3 partners"), "{stdout}");
     assert!(stdout.contains("adjustments: 3 inserted"), "{stdout}");
+    let ingested = stdout
+        .lines()
+        .find(|l| l.starts_with("ingested: "))
+        .expect("an ingest summary");
+    for reason in pipeline::domain::QuarantineReason::ALL {
+        assert!(
+            ingested.contains(&format!("{reason} 1")) || ingested.contains(&format!("{reason} ")),
+            "the demo has a row of every reason: {ingested}"
+        );
+    }
+    assert!(
+        ingested.contains("duplicate") && !ingested.contains(" 0 duplicate"),
+        "{ingested}"
+    );
 
     let again = run(&[
         "demo",
@@ -245,5 +259,9 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     );
 
     let runs = text(&run(&["runs"]).stdout);
-    assert_eq!(runs.matches("succeeded").count(), 2, "{runs}");
+    assert_eq!(
+        runs.matches("succeeded").count(),
+        3,
+        "import, slips, ingest: {runs}"
+    );
 }

@@ -9,5 +9,16 @@
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod ingest;
+pub mod lake;
 pub mod master;
 pub mod sheet;
+
+/// A named point where a test may have the process die (`KAKIN_FAILPOINT=<name>`), as a kill
+/// at the worst moment would: the tests of atomicity use it. Does nothing otherwise.
+pub fn failpoint(name: &str) {
+    if std::env::var("KAKIN_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name}: aborting");
+        std::process::abort();
+    }
+}

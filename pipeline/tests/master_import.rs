@@ -3,9 +3,17 @@
 
 use pipeline::db::{Database, ScratchDatabase};
 use pipeline::domain::{Month, Parse, PartnerCode};
-use pipeline::master::{import_adjustments, import_master, ImportError};
+use pipeline::lake::Location;
+use pipeline::master::{import_adjustments, ImportError, ImportReport};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+
+/// `kakin master import` with a throw-away lake.
+async fn import_master(db: &Database, dir: &Path) -> Result<ImportReport, ImportError> {
+    let lake = tempfile::tempdir().unwrap();
+    let location = Location::open(&format!("file://{}", lake.path().display())).unwrap();
+    pipeline::master::import_master(db, &location, dir).await
+}
 
 fn guide() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")

@@ -7,7 +7,7 @@
 mod logs;
 mod network;
 
-use crate::commands::{connect, ledgered, Failure};
+use crate::commands::{connect, ledgered, open, run_ingest, Failure};
 use chrono::{Datelike, Utc};
 use pipeline::config::Settings;
 use pipeline::domain::{Month, Parse};
@@ -62,30 +62,20 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<(), Failure> {
     if args.generate_only {
         return Ok(());
     }
-    let db = connect(settings).await?;
+    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
     let master_dir = args.dir.join("master");
-    let report = ledgered(
-        &db,
-        "master import",
-        &path(&master_dir),
-        master::import_master(&db, &master_dir),
-    )
-    .await?;
+    let job = master::import_master(&db, &lake, &master_dir);
+    let report = ledgered(&db, "master import", &path(&master_dir), job).await?;
     println!("master import: {report}");
     let slips = args.dir.join(network::adjustments_file(month));
-    let report = ledgered(
-        &db,
-        "adjustments import",
-        &path(&slips),
-        master::import_adjustments(&db, &slips),
-    )
-    .await?;
+    let job = master::import_adjustments(&db, &slips);
+    let report = ledgered(&db, "adjustments import", &path(&slips), job).await?;
     println!("adjustments import: {report}");
+    let incoming = format!("file://{}", path(&args.dir.join("incoming")));
+    run_ingest(settings, &incoming, None).await?;
     println!("database: {}", settings.database_url);
-    println!(
-        "key-chip logs delivered to: {}",
-        path(&args.dir.join("incoming"))
-    );
+    println!("lake: {}", settings.lake_url);
+    println!("key-chip logs delivered to: {incoming}");
     Ok(())
 }
 

@@ -1,24 +1,8 @@
 //! Master data, adjustment slips and closes as stored: read whole, written as upserts by key.
 
-use super::{Cells, Database, DbResult};
+use super::{bind_all, optional, text, Cell, Cells, Database, DbResult};
 use crate::domain::*;
-use sqlx::any::AnyArguments;
-use sqlx::query::Query;
 use sqlx::{Any, Transaction};
-
-/// A cell to bind: text or an integer (flags are 0 and 1: the Any driver maps no SQLite boolean).
-enum Cell {
-    Text(Option<String>),
-    Int(i64),
-}
-
-fn text(value: impl ToString) -> Cell {
-    Cell::Text(Some(value.to_string()))
-}
-
-fn optional(value: Option<impl ToString>) -> Cell {
-    Cell::Text(value.map(|v| v.to_string()))
-}
 
 /// How a record is stored: its table, key columns and cells, in column order.
 trait Stored {
@@ -90,19 +74,6 @@ fn upsert_statement<T: Stored>() -> String {
         placeholders.join(", "),
         updates.join(", ")
     )
-}
-
-fn bind_all<'q>(
-    mut query: Query<'q, Any, AnyArguments<'q>>,
-    cells: Vec<Cell>,
-) -> Query<'q, Any, AnyArguments<'q>> {
-    for cell in cells {
-        query = match cell {
-            Cell::Text(value) => query.bind(value),
-            Cell::Int(value) => query.bind(value),
-        };
-    }
-    query
 }
 
 /// Insert or update `records` by their key, inside `tx`.

@@ -6,18 +6,21 @@
 //! as BIGINT, `$n` placeholders, `ON CONFLICT … DO UPDATE`. Each engine has its own migration
 //! folder only for what differs (the identity column of the ledger).
 
+mod ingest;
 mod ledger;
 mod master;
 #[cfg(feature = "testing")]
 mod scratch;
 
+pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use ledger::{Run, RunId};
 #[cfg(feature = "testing")]
 pub use scratch::ScratchDatabase;
 
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Row};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Row};
 use std::path::Path;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -153,4 +156,70 @@ impl<'a> Cells<'a> {
             .map(|text| parse(&text).map_err(|e| self.corrupt(format!("{column}: {e}"))))
             .transpose()
     }
+}
+
+/// A cell to bind: text or an integer (flags are 0 and 1: the Any driver maps no SQLite boolean).
+pub(crate) enum Cell {
+    Text(Option<String>),
+    Int(i64),
+}
+
+pub(crate) fn text(value: impl ToString) -> Cell {
+    Cell::Text(Some(value.to_string()))
+}
+
+pub(crate) fn optional(value: Option<impl ToString>) -> Cell {
+    Cell::Text(value.map(|v| v.to_string()))
+}
+
+pub(crate) fn bind_all<'q>(
+    mut query: Query<'q, Any, AnyArguments<'q>>,
+    cells: Vec<Cell>,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    for cell in cells {
+        query = match cell {
+            Cell::Text(value) => query.bind(value),
+            Cell::Int(value) => query.bind(value),
+        };
+    }
+    query
+}
+
+/// Parameters in one statement: see [`insert_rows`].
+pub(crate) const PARAMETERS_PER_STATEMENT: usize = 400;
+
+/// Insert `rows` into `table` (`columns` in order) with multi-row statements, inside `tx`.
+pub(crate) async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    table: &str,
+    columns: &[&str],
+    rows: impl IntoIterator<Item = Vec<Cell>>,
+) -> DbResult<()> {
+    // SQLite finds each `$n` by name, in time that grows with the parameters of the
+    // statement: a few hundred a statement keep that negligible.
+    let per_statement = PARAMETERS_PER_STATEMENT / columns.len();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Cell>> = rows.by_ref().take(per_statement).collect();
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let cells: Vec<String> = (1..=columns.len())
+                    .map(|c| format!("${}", r * columns.len() + c))
+                    .collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let statement = format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            columns.join(", "),
+            tuples.join(", ")
+        );
+        bind_all(
+            sqlx::query(&statement),
+            chunk.into_iter().flatten().collect(),
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

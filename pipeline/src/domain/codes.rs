@@ -237,6 +237,29 @@ closed_list!(
     AdjustmentKind { Billing => "BILLING", Payment => "PAYMENT", Refund => "REFUND" }
 );
 
+closed_list!(
+    /// Why a delivered row was quarantined (`feeds.md`), in the order the reasons are checked.
+    QuarantineReason {
+        Malformed => "malformed",
+        InvalidValue => "invalid_value",
+        FutureEvent => "future_event",
+        UnknownKeychip => "unknown_keychip",
+        UnknownCode => "unknown_code",
+        PriceMismatch => "price_mismatch",
+        ConflictingDuplicate => "conflicting_duplicate",
+    }
+);
+
+impl QuarantineReason {
+    /// Whether a master data fix can bring the row in: such rows stay open and are retried.
+    pub fn is_retried(self) -> bool {
+        matches!(
+            self,
+            QuarantineReason::UnknownKeychip | QuarantineReason::UnknownCode
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,10 @@
 mod adjustments;
 mod check;
 mod files;
+mod publish;
 
 pub use adjustments::import_adjustments;
+pub use publish::publish_master;
 
 use crate::db::{Database, DbError};
 use crate::domain::{MasterData, Problem, Problems};
@@ -27,6 +29,8 @@ pub enum ImportError {
     Invalid(Problems),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("lake: {0}")]
+    Lake(#[from] crate::lake::LakeError),
 }
 
 /// What an import did, per table.
@@ -66,8 +70,14 @@ impl fmt::Display for ImportReport {
     }
 }
 
-/// `kakin master import DIR`: import the master data files found in `dir`.
-pub async fn import_master(db: &Database, dir: &Path) -> Result<ImportReport, ImportError> {
+/// `kakin master import DIR`: import the master data files found in `dir`, then write the
+/// master tables as they now stand to `lake` (always, so that a rerun repairs a lake that an
+/// interrupted import left behind).
+pub async fn import_master(
+    db: &Database,
+    lake: &crate::lake::Location,
+    dir: &Path,
+) -> Result<ImportReport, ImportError> {
     let mut check = Check::default();
     let imported = files::read_directory(dir, &mut check);
     let current = db.master_data().await?;
@@ -100,6 +110,7 @@ pub async fn import_master(db: &Database, dir: &Path) -> Result<ImportReport, Im
         rates: changed("rates", &current.rates, &imported.rates, &mut report),
     };
     db.save_master_data(&changes).await?;
+    publish_master(&db.master_data().await?, lake).await?;
     Ok(report)
 }
 

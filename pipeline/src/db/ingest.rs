@@ -1,0 +1,277 @@
+//! What ingest keeps in the database: the file ledger, the accepted ids, the open quarantine and
+//! the batches. A batch's outcome is committed in one transaction: files, ids, quarantine
+//! changes and the batch's state together.
+
+use super::{
+    insert_rows, optional, text, Cell, Cells, Database, DbResult, PARAMETERS_PER_STATEMENT,
+};
+use crate::domain::parse_date;
+use chrono::{NaiveDate, SecondsFormat, Utc};
+use std::collections::HashMap;
+
+/// A file that an ingest run has taken in, with its counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestedFile {
+    pub path: String,
+    pub sha256: String,
+    pub size: i64,
+    pub e_tag: Option<String>,
+    pub feed: String,
+    pub delivery_date: NaiveDate,
+    pub rows: i64,
+    pub accepted: i64,
+    pub duplicates: i64,
+    pub quarantined: i64,
+    pub batch: String,
+}
+
+/// A quarantined row awaiting a master data fix, with its fields in the feed's column order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRow {
+    pub file: String,
+    pub line: i64,
+    pub feed: String,
+    pub delivery_date: NaiveDate,
+    pub fields: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// An id accepted into the lake, and its content as parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedId {
+    pub feed: &'static str,
+    pub event_id: String,
+    pub content: String,
+}
+
+/// Everything a batch changes in the database, committed at once.
+#[derive(Debug, Default)]
+pub struct BatchCommit {
+    pub batch: String,
+    pub files: Vec<IngestedFile>,
+    pub accepted: Vec<AcceptedId>,
+    pub opened: Vec<OpenRow>,
+    pub still_open: Vec<OpenRow>,
+    pub closed: Vec<(String, i64)>,
+}
+
+impl Database {
+    /// Batches recorded as started and never committed: those of killed runs.
+    pub async fn pending_batches(&self) -> DbResult<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT batch FROM ingest_batches WHERE state = 'pending' ORDER BY batch")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|row| Cells::new(row, "ingest_batches").text("batch"))
+            .collect()
+    }
+
+    /// Record that `batch` is about to write to the lake.
+    pub async fn begin_batch(&self, batch: &str) -> DbResult<()> {
+        let started = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+        sqlx::query(
+            "INSERT INTO ingest_batches (batch, state, started_at) VALUES ($1, 'pending', $2) \
+             ON CONFLICT (batch) DO UPDATE SET state = 'pending', started_at = excluded.started_at",
+        )
+        .bind(batch)
+        .bind(started)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Forget a pending batch whose files were removed.
+    pub async fn forget_batch(&self, batch: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM ingest_batches WHERE batch = $1 AND state = 'pending'")
+            .bind(batch)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The file ledger, by path.
+    pub async fn ingested_files(&self) -> DbResult<HashMap<String, IngestedFile>> {
+        let rows = sqlx::query(
+            "SELECT path, sha256, size, e_tag, feed, delivery_date, rows_read, accepted, \
+             duplicates, quarantined, batch FROM ingested_files",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Cells::new(row, "ingested_files");
+                let file = IngestedFile {
+                    path: c.text("path")?,
+                    sha256: c.text("sha256")?,
+                    size: c.int("size")?,
+                    e_tag: c.optional_text("e_tag")?,
+                    feed: c.text("feed")?,
+                    delivery_date: c.parse("delivery_date", parse_date)?,
+                    rows: c.int("rows_read")?,
+                    accepted: c.int("accepted")?,
+                    duplicates: c.int("duplicates")?,
+                    quarantined: c.int("quarantined")?,
+                    batch: c.text("batch")?,
+                };
+                Ok((file.path.clone(), file))
+            })
+            .collect()
+    }
+
+    /// The content accepted earlier under each of `ids` of `feed`, for those accepted.
+    pub async fn accepted_contents(
+        &self,
+        feed: &str,
+        ids: &[&str],
+    ) -> DbResult<HashMap<String, String>> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(PARAMETERS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let statement = format!(
+                "SELECT event_id, content FROM accepted_events WHERE feed = $1 AND event_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&statement).bind(feed);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                let c = Cells::new(&row, "accepted_events");
+                found.insert(c.text("event_id")?, c.text("content")?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The open quarantine, in the order the rows were first read.
+    pub async fn open_quarantine(&self) -> DbResult<Vec<OpenRow>> {
+        let rows = sqlx::query(
+            "SELECT file, line, feed, delivery_date, fields, reason, detail FROM open_quarantine \
+             ORDER BY delivery_date, file, line",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Cells::new(row, "open_quarantine");
+                Ok(OpenRow {
+                    file: c.text("file")?,
+                    line: c.int("line")?,
+                    feed: c.text("feed")?,
+                    delivery_date: c.parse("delivery_date", parse_date)?,
+                    fields: c.text("fields")?,
+                    reason: c.text("reason")?,
+                    detail: c.text("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Commit what a batch did, and mark it committed.
+    pub async fn commit_batch(&self, commit: &BatchCommit) -> DbResult<()> {
+        let mut tx = self.pool().begin().await?;
+        insert_rows(
+            &mut tx,
+            "ingested_files",
+            &[
+                "path",
+                "sha256",
+                "size",
+                "e_tag",
+                "feed",
+                "delivery_date",
+                "rows_read",
+                "accepted",
+                "duplicates",
+                "quarantined",
+                "batch",
+            ],
+            commit.files.iter().map(|f| {
+                vec![
+                    text(&f.path),
+                    text(&f.sha256),
+                    Cell::Int(f.size),
+                    optional(f.e_tag.as_ref()),
+                    text(&f.feed),
+                    text(f.delivery_date),
+                    Cell::Int(f.rows),
+                    Cell::Int(f.accepted),
+                    Cell::Int(f.duplicates),
+                    Cell::Int(f.quarantined),
+                    text(&f.batch),
+                ]
+            }),
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "accepted_events",
+            &["feed", "event_id", "content", "batch"],
+            commit.accepted.iter().map(|a| {
+                vec![
+                    text(a.feed),
+                    text(&a.event_id),
+                    text(&a.content),
+                    text(&commit.batch),
+                ]
+            }),
+        )
+        .await?;
+        for (file, line) in &commit.closed {
+            sqlx::query("DELETE FROM open_quarantine WHERE file = $1 AND line = $2")
+                .bind(file)
+                .bind(*line)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for row in &commit.still_open {
+            sqlx::query(
+                "UPDATE open_quarantine SET reason = $1, detail = $2 WHERE file = $3 AND line = $4",
+            )
+            .bind(&row.reason)
+            .bind(&row.detail)
+            .bind(&row.file)
+            .bind(row.line)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_rows(
+            &mut tx,
+            "open_quarantine",
+            &[
+                "file",
+                "line",
+                "feed",
+                "delivery_date",
+                "fields",
+                "reason",
+                "detail",
+            ],
+            commit.opened.iter().map(|r| {
+                vec![
+                    text(&r.file),
+                    Cell::Int(r.line),
+                    text(&r.feed),
+                    text(r.delivery_date),
+                    text(&r.fields),
+                    text(&r.reason),
+                    text(&r.detail),
+                ]
+            }),
+        )
+        .await?;
+        let started = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+        sqlx::query(
+            "INSERT INTO ingest_batches (batch, state, started_at) VALUES ($1, 'committed', $2) \
+             ON CONFLICT (batch) DO UPDATE SET state = 'committed'",
+        )
+        .bind(&commit.batch)
+        .bind(started)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

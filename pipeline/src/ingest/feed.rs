@@ -1,0 +1,297 @@
+//! The two daily logs, `plays` and `purchases`: their columns, how a row is parsed (the
+//! `malformed` and `invalid_value` reasons), and how an accepted event is stored in the lake.
+
+use super::sink::Value;
+use crate::domain::*;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use chrono::NaiveDate;
+use std::sync::{Arc, LazyLock};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Feed {
+    Plays,
+    Purchases,
+}
+
+/// A row the rules refuse: its reason and the detail for the person who fixes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: QuarantineReason,
+    pub detail: String,
+}
+
+pub fn reject(reason: QuarantineReason, detail: impl Into<String>) -> Rejection {
+    Rejection {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+const PLAYS: &[&str] = &[
+    "event_id",
+    "keychip_id",
+    "played_at",
+    "title_code",
+    "charge_code",
+    "count",
+];
+const PURCHASES: &[&str] = &[
+    "transaction_id",
+    "keychip_id",
+    "purchased_at",
+    "title_code",
+    "product_code",
+    "payment_method",
+    "quantity",
+    "unit_price",
+];
+
+fn timestamp() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+static PLAYS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("event_id", DataType::Utf8, false),
+        Field::new("keychip_id", DataType::Utf8, false),
+        Field::new("played_at", timestamp(), false),
+        Field::new("title_code", DataType::Utf8, false),
+        Field::new("charge_code", DataType::Utf8, false),
+        Field::new("count", DataType::Int64, false),
+        Field::new("batch", DataType::Utf8, false),
+    ]))
+});
+
+static PURCHASES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("transaction_id", DataType::Utf8, false),
+        Field::new("keychip_id", DataType::Utf8, false),
+        Field::new("purchased_at", timestamp(), false),
+        Field::new("title_code", DataType::Utf8, false),
+        Field::new("product_code", DataType::Utf8, false),
+        Field::new("payment_method", DataType::Utf8, false),
+        Field::new("quantity", DataType::Int64, false),
+        Field::new("unit_price", DataType::Int64, false),
+        Field::new("batch", DataType::Utf8, false),
+    ]))
+});
+
+impl Feed {
+    pub const ALL: [Feed; 2] = [Feed::Plays, Feed::Purchases];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Feed::Plays => "plays",
+            Feed::Purchases => "purchases",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Feed> {
+        Feed::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The columns of the feed's files, in the order kakin keeps their fields.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Feed::Plays => PLAYS,
+            Feed::Purchases => PURCHASES,
+        }
+    }
+
+    pub fn schema(self) -> &'static SchemaRef {
+        match self {
+            Feed::Plays => &PLAYS_SCHEMA,
+            Feed::Purchases => &PURCHASES_SCHEMA,
+        }
+    }
+
+    /// The lake path of the accepted events of `date` written by `batch`.
+    pub fn partition(self, date: NaiveDate, batch: &str) -> String {
+        match self {
+            Feed::Plays => format!("plays/play_date={date}/{batch}.parquet"),
+            Feed::Purchases => format!("purchases/purchase_date={date}/{batch}.parquet"),
+        }
+    }
+
+    /// Parse a row whose fields are in [`Feed::columns`] order.
+    pub fn parse(self, fields: &[&str]) -> Result<Event, Rejection> {
+        let malformed = |column: &str, e: ParseError| {
+            reject(QuarantineReason::Malformed, format!("{column}: {e}"))
+        };
+        let integer = |column: &str, text: &str| {
+            text.parse::<i64>().map_err(|_| {
+                reject(
+                    QuarantineReason::Malformed,
+                    format!("{column}: {text:?} is not a whole number"),
+                )
+            })
+        };
+        let (time_column, code_column, quantity_column) = match self {
+            Feed::Plays => ("played_at", "charge_code", "count"),
+            Feed::Purchases => ("purchased_at", "product_code", "quantity"),
+        };
+        let at = parse_timestamp(fields[2]).map_err(|e| malformed(time_column, e))?;
+        let quantity = integer(quantity_column, fields[self.quantity_index()])?;
+        let unit_price = match self {
+            Feed::Plays => None,
+            Feed::Purchases => Some(integer("unit_price", fields[7])?),
+        };
+
+        let invalid = |column: &str, e: ParseError| {
+            reject(QuarantineReason::InvalidValue, format!("{column}: {e}"))
+        };
+        let id = EventId::parse(fields[0]).map_err(|e| invalid(self.columns()[0], e))?;
+        let keychip = KeychipId::parse(fields[1]).map_err(|e| invalid("keychip_id", e))?;
+        let title = TitleCode::parse(fields[3]).map_err(|e| invalid("title_code", e))?;
+        let code_ok = match self {
+            Feed::Plays => ChargeCode::parse(fields[4]).map(|_| ()),
+            Feed::Purchases => ProductCode::parse(fields[4]).map(|_| ()),
+        };
+        code_ok.map_err(|e| invalid(code_column, e))?;
+        let method = match self {
+            Feed::Plays => None,
+            Feed::Purchases => {
+                Some(PaymentMethod::parse(fields[5]).map_err(|e| invalid("payment_method", e))?)
+            }
+        };
+        if quantity < 1 {
+            let e = ParseError::new(format!("{quantity} is less than 1"));
+            return Err(invalid(quantity_column, e));
+        }
+        if let Some(price) = unit_price.filter(|p| *p < 0) {
+            return Err(invalid(
+                "unit_price",
+                ParseError::new(format!("{price} is negative")),
+            ));
+        }
+        Ok(Event {
+            feed: self,
+            id: id.as_str().to_owned(),
+            keychip: keychip.as_str().to_owned(),
+            at_micros: at.timestamp_micros(),
+            date: business_date(at),
+            title: title.as_str().to_owned(),
+            code: fields[4].to_owned(),
+            method,
+            quantity,
+            unit_price: unit_price.unwrap_or(0),
+        })
+    }
+
+    fn quantity_index(self) -> usize {
+        match self {
+            Feed::Plays => 5,
+            Feed::Purchases => 6,
+        }
+    }
+}
+
+/// A parsed event of either feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub feed: Feed,
+    pub id: String,
+    pub keychip: String,
+    /// The instant, in microseconds since the epoch (UTC).
+    pub at_micros: i64,
+    /// Its business date (JST).
+    pub date: NaiveDate,
+    pub title: String,
+    /// The charge (plays) or the product (purchases).
+    pub code: String,
+    pub method: Option<PaymentMethod>,
+    /// `count` of a play, `quantity` of a purchase.
+    pub quantity: i64,
+    /// Purchases only; 0 for plays.
+    pub unit_price: i64,
+}
+
+impl Event {
+    /// The event's content as parsed: equal for the same values however they were written.
+    pub fn content(&self) -> String {
+        let method = self.method.map_or("", PaymentMethod::as_str);
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            self.keychip,
+            self.at_micros,
+            self.title,
+            self.code,
+            method,
+            self.quantity,
+            self.unit_price
+        )
+    }
+
+    /// The event as a row of its feed's lake table.
+    pub fn values<'a>(&'a self, batch: &'a str) -> Vec<Value<'a>> {
+        let mut values = vec![
+            Value::Str(&self.id),
+            Value::Str(&self.keychip),
+            Value::Timestamp(self.at_micros),
+            Value::Str(&self.title),
+            Value::Str(&self.code),
+        ];
+        if let Some(method) = self.method {
+            values.push(Value::Str(method.as_str()));
+        }
+        values.push(Value::Int(self.quantity));
+        if self.feed == Feed::Purchases {
+            values.push(Value::Int(self.unit_price));
+        }
+        values.push(Value::Str(batch));
+        values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn play(fields: &str) -> Result<Event, Rejection> {
+        let fields: Vec<&str> = fields.split(',').collect();
+        Feed::Plays.parse(&fields)
+    }
+
+    #[test]
+    fn a_play_parses_to_its_jst_date() {
+        let event = play("E1,A72E01A0001,2026-09-30T15:00:30Z,SH4,SH4-STONE,700").unwrap();
+        assert_eq!(event.date.to_string(), "2026-10-01");
+        let same = play("E1,A72E01A0001,2026-10-01T00:00:30+09:00,SH4,SH4-STONE,700").unwrap();
+        assert_eq!(
+            event.content(),
+            same.content(),
+            "the same instant is the same content"
+        );
+    }
+
+    #[test]
+    fn malformed_comes_before_invalid_value() {
+        let reason = |f| play(f).unwrap_err().reason;
+        assert_eq!(
+            reason("e 1,a,2026-10-01,SH4,X,1"),
+            QuarantineReason::Malformed
+        );
+        assert_eq!(
+            reason("E1,a,2026-10-01T00:00:00Z,SH4,X,x"),
+            QuarantineReason::Malformed
+        );
+        assert_eq!(
+            reason("E1,a,2026-10-01T00:00:00Z,SH4,X,1"),
+            QuarantineReason::InvalidValue
+        );
+        assert_eq!(
+            reason("E1,A1,2026-10-01T00:00:00Z,SH4,X,0"),
+            QuarantineReason::InvalidValue
+        );
+        let purchase: Vec<&str> = "T1,A1,2026-10-01T00:00:00Z,SH4,P,CASH,1,100"
+            .split(',')
+            .collect();
+        let rejection = Feed::Purchases.parse(&purchase).unwrap_err();
+        assert_eq!(rejection.reason, QuarantineReason::InvalidValue);
+        assert!(
+            rejection.detail.starts_with("payment_method: "),
+            "{}",
+            rejection.detail
+        );
+    }
+}

@@ -1,0 +1,655 @@
+//! Ingest: the nightly intake of key-chip logs into the lake (`feeds.md`, "Daily logs").
+//!
+//! A run takes every delivered file not ingested yet, in order of delivery date, then path,
+//! each file's lines in order, after first retrying the quarantined rows still open. Every line
+//! ends in exactly one of accepted (written to the lake), duplicate, or quarantined with its
+//! reason. The run's output is one *batch*: one Parquet file per partition it touches, named
+//! by a hash of what the run read, so that a rerun of the same work writes the same names and
+//! bytes.
+//!
+//! Commit protocol: the batch is recorded as pending in the database, its files are put in
+//! the lake, then one transaction records the files ingested, the ids accepted, the quarantine
+//! changes and the batch as committed. A run that finds a pending batch (a killed run) first
+//! removes that batch's files, then does the work again.
+
+mod deliveries;
+mod feed;
+mod lines;
+mod rules;
+mod sink;
+
+pub use feed::Feed;
+
+use crate::db::{AcceptedId, BatchCommit, Database, DbError, IngestedFile, OpenRow};
+use crate::domain::QuarantineReason;
+use crate::lake::{LakeError, Location};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use deliveries::{Delivery, Fetched};
+use feed::{reject, Event, Rejection};
+use lines::{join_fields, FieldSplitter, Lines};
+use rules::MasterIndex;
+use sha2::{Digest, Sha256};
+use sink::{Partitions, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("lake: {0}")]
+    Lake(#[from] LakeError),
+    #[error("reading a delivered file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What became of the data lines of one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    pub rows: u64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub quarantined: u64,
+    pub reasons: BTreeMap<QuarantineReason, u64>,
+}
+
+impl FileCounts {
+    fn add(&mut self, other: &FileCounts) {
+        self.rows += other.rows;
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.quarantined += other.quarantined;
+        for (reason, n) in &other.reasons {
+            *self.reasons.entry(*reason).or_default() += n;
+        }
+    }
+}
+
+impl std::fmt::Display for FileCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} rows: {} accepted, {} duplicate, {} quarantined",
+            self.rows, self.accepted, self.duplicates, self.quarantined
+        )?;
+        if !self.reasons.is_empty() {
+            let reasons: Vec<String> = self
+                .reasons
+                .iter()
+                .map(|(r, n)| format!("{r} {n}"))
+                .collect();
+            write!(f, " ({})", reasons.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOutcome {
+    Ingested(FileCounts),
+    /// The same path and SHA-256 were ingested before.
+    AlreadyIngested,
+    /// A known path with new content: not ingested (files are never edited in place).
+    Changed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    pub path: String,
+    pub outcome: FileOutcome,
+}
+
+/// What became of the open quarantine rows retried by a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryCounts {
+    pub retried: u64,
+    pub accepted: u64,
+    pub still_open: u64,
+    /// Closed without being accepted: now a duplicate, or quarantined for good.
+    pub closed: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub files: Vec<FileReport>,
+    /// Objects under the incoming location that do not fit its layout.
+    pub strays: Vec<String>,
+    pub retries: RetryCounts,
+    /// The batch written, if the run wrote anything.
+    pub batch: Option<String>,
+    /// Batches of killed runs whose files were removed.
+    pub removed: Vec<String>,
+}
+
+impl IngestReport {
+    pub fn changed_files(&self) -> Vec<&str> {
+        let changed = self
+            .files
+            .iter()
+            .filter(|f| f.outcome == FileOutcome::Changed);
+        changed.map(|f| f.path.as_str()).collect()
+    }
+
+    /// The counts of every file ingested by the run.
+    pub fn totals(&self) -> FileCounts {
+        let mut totals = FileCounts::default();
+        for file in &self.files {
+            if let FileOutcome::Ingested(counts) = &file.outcome {
+                totals.add(counts);
+            }
+        }
+        totals
+    }
+}
+
+/// Told of each file as the run gets to it (the binary draws a progress bar).
+pub trait Progress {
+    fn files(&self, _total: usize) {}
+    fn file_done(&self, _report: &FileReport) {}
+}
+
+impl Progress for () {}
+
+/// `kakin ingest`: ingest every delivered file under `incoming` up to `until` into `lake`.
+pub async fn ingest(
+    db: &Database,
+    lake: &Location,
+    incoming: &Location,
+    until: Option<NaiveDate>,
+    progress: &dyn Progress,
+) -> Result<IngestReport, IngestError> {
+    let mut report = IngestReport::default();
+    for batch in db.pending_batches().await? {
+        remove_batch(lake, &batch).await?;
+        db.forget_batch(&batch).await?;
+        report.removed.push(batch);
+    }
+
+    let (deliveries, strays) = deliveries::list(incoming, until).await?;
+    report.strays = strays;
+    progress.files(deliveries.len());
+    let ledger = db.ingested_files().await?;
+    let mut new = Vec::new();
+    for delivery in deliveries {
+        let known = ledger.get(&delivery.path);
+        let unchanged_object = known.is_some_and(|k| {
+            k.size == delivery.size as i64 && k.e_tag.is_some() && k.e_tag == delivery.e_tag
+        });
+        let outcome = if unchanged_object {
+            FileOutcome::AlreadyIngested
+        } else {
+            let fetched = deliveries::fetch(incoming, &delivery).await?;
+            match known {
+                Some(k) if k.sha256 == fetched.sha256 => FileOutcome::AlreadyIngested,
+                Some(_) => FileOutcome::Changed,
+                None => {
+                    new.push((delivery, fetched));
+                    continue;
+                }
+            }
+        };
+        let file = FileReport {
+            path: delivery.path,
+            outcome,
+        };
+        progress.file_done(&file);
+        report.files.push(file);
+    }
+
+    let open = db.open_quarantine().await?;
+    if new.is_empty() && open.is_empty() {
+        return Ok(report);
+    }
+    let master = MasterIndex::new(&db.master_data().await?);
+    let mut run = BatchRun::new(batch_name(&new, &open), master);
+    report.retries = run.retry(db, open).await?;
+    for (delivery, fetched) in &new {
+        let counts = run.ingest_file(db, delivery, fetched).await?;
+        run.commit.files.push(IngestedFile {
+            path: delivery.path.clone(),
+            sha256: fetched.sha256.clone(),
+            size: delivery.size as i64,
+            e_tag: delivery.e_tag.clone(),
+            feed: delivery.feed.name().to_owned(),
+            delivery_date: delivery.date,
+            rows: counts.rows as i64,
+            accepted: counts.accepted as i64,
+            duplicates: counts.duplicates as i64,
+            quarantined: counts.quarantined as i64,
+            batch: run.commit.batch.clone(),
+        });
+        let file = FileReport {
+            path: delivery.path.clone(),
+            outcome: FileOutcome::Ingested(counts),
+        };
+        progress.file_done(&file);
+        report.files.push(file);
+    }
+    report.files.sort_by_key(|f| f.path.clone());
+    report.batch = run.finish(db, lake).await?;
+    Ok(report)
+}
+
+/// A batch is named by what its run read: the new files (path and SHA-256) and the open rows
+/// it retried.
+fn batch_name(new: &[(Delivery, Fetched)], open: &[OpenRow]) -> String {
+    let mut hasher = Sha256::new();
+    for (delivery, fetched) in new {
+        hasher.update(format!("file\t{}\t{}\n", delivery.path, fetched.sha256));
+    }
+    for row in open {
+        hasher.update(format!("open\t{}\t{}\n", row.file, row.line));
+    }
+    hex::encode(hasher.finalize())[..16].to_owned()
+}
+
+/// Remove every lake file of `batch`.
+async fn remove_batch(lake: &Location, batch: &str) -> Result<(), LakeError> {
+    let name = format!("{batch}.parquet");
+    for prefix in ["plays/", "purchases/", "quarantine/"] {
+        for entry in lake.list(prefix).await? {
+            if entry.path.rsplit('/').next() == Some(name.as_str()) {
+                lake.delete(&entry.path).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+static QUARANTINE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("raw", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, false),
+        Field::new("batch", DataType::Utf8, false),
+    ]))
+});
+
+/// Lines read per round trip to the database for earlier ids.
+const CHUNK: usize = 8 * 1024;
+
+/// A line of a delivered file, parsed as far as it goes.
+struct Line {
+    number: u64,
+    raw: String,
+    parsed: Result<(Event, String), Rejection>,
+}
+
+enum Decision {
+    Accept,
+    Duplicate,
+    Quarantine(Rejection),
+}
+
+/// The state of one run's batch.
+struct BatchRun {
+    master: MasterIndex,
+    partitions: Partitions,
+    /// Ids accepted by this run: index into `commit.accepted`.
+    seen: HashMap<(Feed, String), usize>,
+    commit: BatchCommit,
+}
+
+impl BatchRun {
+    fn new(batch: String, master: MasterIndex) -> Self {
+        BatchRun {
+            master,
+            partitions: Partitions::default(),
+            seen: HashMap::new(),
+            commit: BatchCommit {
+                batch,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The content accepted earlier under `event`'s id, by this run or an earlier one.
+    fn earlier<'a>(&'a self, event: &Event, found: &'a HashMap<String, String>) -> Option<&'a str> {
+        match self.seen.get(&(event.feed, event.id.clone())) {
+            Some(&i) => Some(&self.commit.accepted[i].content),
+            None => found.get(&event.id).map(String::as_str),
+        }
+    }
+
+    /// Earlier contents in the database for the ids of `events` this run has not accepted.
+    async fn lookup(
+        &self,
+        db: &Database,
+        feed: Feed,
+        events: &[&Event],
+    ) -> Result<HashMap<String, String>, DbError> {
+        let ids: Vec<&str> = events
+            .iter()
+            .filter(|e| !self.seen.contains_key(&(feed, e.id.clone())))
+            .map(|e| e.id.as_str())
+            .collect();
+        db.accepted_contents(feed.name(), &ids).await
+    }
+
+    fn decide(
+        &self,
+        event: &Event,
+        content: &str,
+        delivery: NaiveDate,
+        earlier: Option<&str>,
+    ) -> Decision {
+        if earlier == Some(content) {
+            return Decision::Duplicate;
+        }
+        if let Err(rejection) = self.master.check(event, delivery) {
+            return Decision::Quarantine(rejection);
+        }
+        match earlier {
+            Some(earlier) => Decision::Quarantine(reject(
+                QuarantineReason::ConflictingDuplicate,
+                format!(
+                    "{} was accepted earlier with other content ({earlier})",
+                    event.id
+                ),
+            )),
+            None => Decision::Accept,
+        }
+    }
+
+    fn accept(&mut self, event: &Event, content: String) -> Result<(), LakeError> {
+        let batch = &self.commit.batch;
+        let path = event.feed.partition(event.date, batch);
+        self.partitions
+            .push(path, event.feed.schema(), &event.values(batch))?;
+        self.seen
+            .insert((event.feed, event.id.clone()), self.commit.accepted.len());
+        self.commit.accepted.push(AcceptedId {
+            feed: event.feed.name(),
+            event_id: event.id.clone(),
+            content,
+        });
+        Ok(())
+    }
+
+    /// Retry the open quarantine, oldest first.
+    async fn retry(
+        &mut self,
+        db: &Database,
+        open: Vec<OpenRow>,
+    ) -> Result<RetryCounts, IngestError> {
+        let mut counts = RetryCounts {
+            retried: open.len() as u64,
+            ..Default::default()
+        };
+        let mut splitter = FieldSplitter::new();
+        let mut parsed = Vec::new();
+        for row in open {
+            let feed = Feed::from_name(&row.feed).ok_or_else(|| DbError::Corrupt {
+                table: "open_quarantine",
+                reason: format!("unknown feed {}", row.feed),
+            })?;
+            let fields = splitter.split(&row.fields);
+            let event = feed.parse(&fields).map(|e| {
+                let content = e.content();
+                (e, content)
+            });
+            parsed.push((row, feed, event));
+        }
+        for feed in Feed::ALL {
+            let events: Vec<&Event> = parsed
+                .iter()
+                .filter(|(_, f, _)| *f == feed)
+                .filter_map(|(_, _, e)| e.as_ref().ok().map(|(e, _)| e))
+                .collect();
+            let found = self.lookup(db, feed, &events).await?;
+            for (row, _, event) in parsed.iter().filter(|(_, f, _)| *f == feed) {
+                let decision = match event {
+                    Ok((event, content)) => {
+                        let earlier = self.earlier(event, &found);
+                        self.decide(event, content, row.delivery_date, earlier)
+                    }
+                    Err(rejection) => Decision::Quarantine(rejection.clone()),
+                };
+                let key = (row.file.clone(), row.line);
+                match decision {
+                    Decision::Accept => {
+                        let (event, content) = event.as_ref().ok().expect("accepted rows parsed");
+                        self.accept(event, content.clone())?;
+                        counts.accepted += 1;
+                        self.commit.closed.push(key);
+                    }
+                    Decision::Quarantine(r) if r.reason.is_retried() => {
+                        counts.still_open += 1;
+                        let reason = r.reason.as_str().to_owned();
+                        self.commit.still_open.push(OpenRow {
+                            reason,
+                            detail: r.detail,
+                            ..row.clone()
+                        });
+                    }
+                    Decision::Duplicate | Decision::Quarantine(_) => {
+                        counts.closed += 1;
+                        self.commit.closed.push(key);
+                    }
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn ingest_file(
+        &mut self,
+        db: &Database,
+        delivery: &Delivery,
+        fetched: &Fetched,
+    ) -> Result<FileCounts, IngestError> {
+        let mut counts = FileCounts::default();
+        let mut lines = Lines::open(fetched.local.path(), delivery.gzip)?;
+        let mut reader = FileReader::new(delivery.feed);
+        let mut chunk = Vec::with_capacity(CHUNK);
+        loop {
+            let end = reader.read_chunk(&mut lines, &mut chunk);
+            let events: Vec<&Event> = chunk
+                .iter()
+                .filter_map(|l| l.parsed.as_ref().ok().map(|(e, _)| e))
+                .collect();
+            let found = self.lookup(db, delivery.feed, &events).await?;
+            for line in chunk.drain(..) {
+                counts.rows += 1;
+                let decision = match &line.parsed {
+                    Ok((event, content)) => {
+                        let earlier = self.earlier(event, &found);
+                        self.decide(event, content, delivery.date, earlier)
+                    }
+                    Err(rejection) => Decision::Quarantine(rejection.clone()),
+                };
+                match decision {
+                    Decision::Accept => {
+                        let (event, content) = line.parsed.expect("accepted lines parsed");
+                        self.accept(&event, content)?;
+                        counts.accepted += 1;
+                    }
+                    Decision::Duplicate => counts.duplicates += 1,
+                    Decision::Quarantine(rejection) => {
+                        counts.quarantined += 1;
+                        *counts.reasons.entry(rejection.reason).or_default() += 1;
+                        self.quarantine(delivery, &line, rejection, &reader)?;
+                    }
+                }
+            }
+            if end {
+                return Ok(counts);
+            }
+        }
+    }
+
+    fn quarantine(
+        &mut self,
+        delivery: &Delivery,
+        line: &Line,
+        rejection: Rejection,
+        reader: &FileReader,
+    ) -> Result<(), LakeError> {
+        let batch = &self.commit.batch;
+        let path = format!(
+            "quarantine/feed={}/delivery_date={}/{batch}.parquet",
+            delivery.feed.name(),
+            delivery.date
+        );
+        let row = [
+            Value::Str(&delivery.path),
+            Value::Int(line.number as i64),
+            Value::Str(&line.raw),
+            Value::Str(rejection.reason.as_str()),
+            Value::Str(&rejection.detail),
+            Value::Str(batch),
+        ];
+        self.partitions.push(path, &QUARANTINE_SCHEMA, &row)?;
+        if rejection.reason.is_retried() {
+            let fields = reader
+                .canonical_fields(&line.raw)
+                .expect("a retried row has its fields");
+            self.commit.opened.push(OpenRow {
+                file: delivery.path.clone(),
+                line: line.number as i64,
+                feed: delivery.feed.name().to_owned(),
+                delivery_date: delivery.date,
+                fields,
+                reason: rejection.reason.as_str().to_owned(),
+                detail: rejection.detail,
+            });
+        }
+        Ok(())
+    }
+
+    /// Put the batch's files in place and commit it.
+    async fn finish(self, db: &Database, lake: &Location) -> Result<Option<String>, IngestError> {
+        let batch = self.commit.batch.clone();
+        let wrote = !self.partitions.is_empty();
+        if wrote {
+            db.begin_batch(&batch).await?;
+            self.partitions.publish(lake).await?;
+            crate::failpoint("ingest-before-commit");
+        }
+        db.commit_batch(&self.commit).await?;
+        Ok(wrote.then_some(batch))
+    }
+}
+
+/// Reads a delivered file's lines against its header.
+struct FileReader {
+    feed: Feed,
+    /// For each of the feed's columns, its position in the file; `Err` with the reason when
+    /// the header is wrong (then every data line is malformed).
+    positions: Result<Vec<usize>, String>,
+    width: usize,
+    splitter: FieldSplitter,
+    header_read: bool,
+}
+
+impl FileReader {
+    fn new(feed: Feed) -> Self {
+        FileReader {
+            feed,
+            positions: Err("no header".into()),
+            width: 0,
+            splitter: FieldSplitter::new(),
+            header_read: false,
+        }
+    }
+
+    fn read_header(&mut self, line: &[u8]) {
+        let Ok(text) = std::str::from_utf8(line) else {
+            self.positions = Err("the header is not UTF-8 text".into());
+            return;
+        };
+        let names: Vec<String> = self
+            .splitter
+            .split(text)
+            .iter()
+            .map(|n| n.trim().to_owned())
+            .collect();
+        self.width = names.len();
+        let columns = self.feed.columns();
+        let positions: Option<Vec<usize>> = columns
+            .iter()
+            .map(|c| names.iter().position(|n| n == c))
+            .collect();
+        self.positions = match positions {
+            Some(p) if names.len() == columns.len() => Ok(p),
+            _ => Err(format!(
+                "wrong header {:?}: expected the columns {}",
+                names.join(","),
+                columns.join(",")
+            )),
+        };
+    }
+
+    /// Read up to a chunk of data lines into `chunk`; true at the end of the file.
+    fn read_chunk(&mut self, lines: &mut Lines, chunk: &mut Vec<Line>) -> bool {
+        while chunk.len() < CHUNK {
+            let (number, bytes) = match lines.next_line() {
+                None => return true,
+                Some(Ok(line)) => line,
+                Some(Err(e)) => {
+                    let number = 0;
+                    let parsed = Err(reject(
+                        QuarantineReason::Malformed,
+                        format!("the rest of the file is unreadable: {e}"),
+                    ));
+                    chunk.push(Line {
+                        number,
+                        raw: String::new(),
+                        parsed,
+                    });
+                    return true;
+                }
+            };
+            if !self.header_read {
+                self.header_read = true;
+                self.read_header(bytes);
+                continue;
+            }
+            if bytes.is_empty() {
+                continue;
+            }
+            let raw = String::from_utf8_lossy(bytes).into_owned();
+            let parsed = match std::str::from_utf8(bytes) {
+                Err(_) => Err(reject(
+                    QuarantineReason::Malformed,
+                    "the line is not UTF-8 text",
+                )),
+                Ok(text) => self.parse(text),
+            };
+            chunk.push(Line {
+                number,
+                raw,
+                parsed,
+            });
+        }
+        false
+    }
+
+    fn parse(&mut self, text: &str) -> Result<(Event, String), Rejection> {
+        let positions = self
+            .positions
+            .as_ref()
+            .map_err(|e| reject(QuarantineReason::Malformed, e.clone()))?;
+        let fields = self.splitter.split(text);
+        if fields.len() != self.width {
+            let detail = format!("has {} fields, the header has {}", fields.len(), self.width);
+            return Err(reject(QuarantineReason::Malformed, detail));
+        }
+        let ordered: Vec<&str> = positions.iter().map(|&p| fields[p]).collect();
+        let event = self.feed.parse(&ordered)?;
+        let content = event.content();
+        Ok((event, content))
+    }
+
+    /// A line's fields in the feed's column order, as one CSV line (kept for retries).
+    fn canonical_fields(&self, raw: &str) -> Option<String> {
+        let positions = self.positions.as_ref().ok()?;
+        let mut splitter = FieldSplitter::new();
+        let fields = splitter.split(raw);
+        let ordered: Vec<&str> = positions.iter().map(|&p| fields[p]).collect();
+        Some(join_fields(&ordered))
+    }
+}
