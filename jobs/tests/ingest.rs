@@ -1,0 +1,394 @@
+//! `kakin ingest` as operations run it: a killed run, a changed file, an outside engine reading
+//! the lake, and the same work against a real S3-compatible server.
+
+use pipeline::db::ScratchDatabase;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn kakin(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kakin"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KAKIN_FAILPOINT");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("kakin runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every file under `dir` with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    files
+}
+
+/// A work directory with the demo's files (20 key-chips, October 2026), and the settings of a
+/// database and a lake of its own.
+struct Site {
+    dir: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+    _scratch: ScratchDatabase,
+}
+
+impl Site {
+    fn new(scratch: ScratchDatabase) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("KAKIN_DATABASE_URL", scratch.url.clone()),
+            (
+                "KAKIN_LAKE_URL",
+                format!("file://{}/lake", dir.path().display()),
+            ),
+            (
+                "KAKIN_INCOMING_URL",
+                format!("file://{}/demo/incoming", dir.path().display()),
+            ),
+        ];
+        let site = Site {
+            dir,
+            env,
+            _scratch: scratch,
+        };
+        let generated = run(&mut site.kakin(&[
+            "demo",
+            "--keychips",
+            "20",
+            "--month",
+            "2026-10",
+            "--generate-only",
+            "--dir",
+            "demo",
+        ]));
+        assert!(generated.status.success(), "{}", text(&generated.stderr));
+        let imported = run(&mut site.kakin(&["master", "import", "demo/master"]));
+        assert!(imported.status.success(), "{}", text(&imported.stderr));
+        site
+    }
+
+    fn kakin(&self, args: &[&str]) -> Command {
+        kakin(self.dir.path(), &self.env, args)
+    }
+
+    fn ingest(&self) -> Output {
+        run(&mut self.kakin(&["ingest"]))
+    }
+
+    fn lake(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        tree(&self.dir.path().join("lake"))
+    }
+}
+
+#[tokio::test]
+async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
+    for [clean, aborted, killed] in [
+        [
+            ScratchDatabase::sqlite(),
+            ScratchDatabase::sqlite(),
+            ScratchDatabase::sqlite(),
+        ],
+        [
+            ScratchDatabase::postgres().await,
+            ScratchDatabase::postgres().await,
+            ScratchDatabase::postgres().await,
+        ],
+    ] {
+        let clean = Site::new(clean);
+        assert!(clean.ingest().status.success());
+        let expected = clean.lake();
+        assert!(
+            expected.keys().any(|p| p.starts_with("plays"))
+                && expected.keys().any(|p| p.starts_with("quarantine"))
+        );
+
+        // Killed at the worst moment: every file in the lake, nothing committed.
+        let aborted = Site::new(aborted);
+        let out = run(aborted
+            .kakin(&["ingest"])
+            .env("KAKIN_FAILPOINT", "ingest-before-commit"));
+        assert!(!out.status.success(), "the failpoint kills the run");
+        assert!(
+            aborted.lake().keys().any(|p| p.starts_with("plays")),
+            "its files are in the lake"
+        );
+        let rerun = aborted.ingest();
+        assert!(rerun.status.success(), "{}", text(&rerun.stderr));
+        assert!(
+            text(&rerun.stdout).contains("removed the files of batch"),
+            "{}",
+            text(&rerun.stdout)
+        );
+        assert!(
+            aborted.lake() == expected,
+            "killed then rerun = one clean run"
+        );
+        let again = aborted.ingest();
+        assert!(
+            text(&again.stdout).contains("ingested: 0 rows"),
+            "{}",
+            text(&again.stdout)
+        );
+
+        // Killed from outside, at whatever point it has reached.
+        let killed = Site::new(killed);
+        let mut interrupted = 0;
+        for millis in [150, 400, 900] {
+            let mut child = killed
+                .kakin(&["ingest"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(millis));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                interrupted += 1;
+            }
+            child.wait().unwrap();
+        }
+        assert!(interrupted > 0, "at least one run was killed while it ran");
+        assert!(killed.ingest().status.success());
+        assert!(
+            killed.lake() == expected,
+            "killed runs then a rerun = one clean run"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_changed_file_makes_the_run_end_with_1_after_the_others() {
+    for scratch in ScratchDatabase::each().await {
+        let site = Site::new(scratch);
+        assert!(site.ingest().status.success());
+        let incoming = site.dir.path().join("demo/incoming");
+        let changed = incoming.join("plays/2026-10-03/collector-a.csv");
+        let mut bytes = std::fs::read(&changed).unwrap();
+        bytes.extend_from_slice(b"LATE,A72E0000000,2026-10-02T10:00:00+09:00,SH4,SH4-STONE,1\n");
+        std::fs::write(&changed, bytes).unwrap();
+        let new = incoming.join("plays/2026-11-20/collector-a.csv");
+        std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+        std::fs::write(&new, "event_id,keychip_id,played_at,title_code,charge_code,count\nNEW,A72E0000000,2026-11-19T10:00:00+09:00,SH4,SH4-STONE,1\n").unwrap();
+
+        let out = site.ingest();
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("plays/2026-10-03/collector-a.csv: CHANGED"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("plays/2026-11-20/collector-a.csv: 1 rows: 1 accepted"),
+            "{stdout}"
+        );
+        assert!(
+            text(&out.stderr).contains("files changed at a known path"),
+            "{}",
+            text(&out.stderr)
+        );
+        let runs = text(&run(&mut site.kakin(&["runs", "--limit", "1"])).stdout);
+        assert!(runs.contains("failed"), "{runs}");
+    }
+}
+
+#[tokio::test]
+async fn duckdb_reads_every_table_of_the_lake_with_the_specs_columns_and_types() {
+    let site = Site::new(ScratchDatabase::sqlite());
+    let out = site.ingest();
+    assert!(out.status.success());
+    let accepted: u64 = text(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("ingested: "))
+        .and_then(|l| l.split(" rows: ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("an ingest summary");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/lake_schema.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(site.dir.path().join("lake"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "DuckDB (pip install duckdb) reads the lake: {}",
+        text(&out.stderr)
+    );
+    let tables: BTreeMap<String, (u64, String)> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(3, ' ');
+            let (name, count, columns) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            (
+                name.to_owned(),
+                (count.parse().unwrap(), columns.to_owned()),
+            )
+        })
+        .collect();
+    assert_eq!(tables["plays"].1, "event_id:VARCHAR keychip_id:VARCHAR played_at:TIMESTAMP WITH TIME ZONE title_code:VARCHAR charge_code:VARCHAR count:BIGINT batch:VARCHAR play_date:DATE");
+    assert_eq!(tables["purchases"].1, "transaction_id:VARCHAR keychip_id:VARCHAR purchased_at:TIMESTAMP WITH TIME ZONE title_code:VARCHAR product_code:VARCHAR payment_method:VARCHAR quantity:BIGINT unit_price:BIGINT batch:VARCHAR purchase_date:DATE");
+    assert_eq!(tables["quarantine"].1, "file:VARCHAR line:BIGINT raw:VARCHAR reason:VARCHAR detail:VARCHAR batch:VARCHAR delivery_date:DATE feed:VARCHAR");
+    assert_eq!(tables["plays"].0 + tables["purchases"].0, accepted);
+    assert_eq!(tables["quarantine"].0, 16, "the demo's bad rows, each once");
+    assert!(
+        tables["partners"].1.contains("notify:BOOLEAN"),
+        "{}",
+        tables["partners"].1
+    );
+    assert!(
+        tables["keychips"]
+            .1
+            .contains("valid_from:DATE valid_to:DATE"),
+        "{}",
+        tables["keychips"].1
+    );
+    assert!(
+        tables["charges"]
+            .1
+            .contains("unit_price:DECIMAL(18,4) tax_rate:DECIMAL(18,4)"),
+        "{}",
+        tables["charges"].1
+    );
+    assert!(
+        tables["products"].1.contains("unit_price:BIGINT"),
+        "{}",
+        tables["products"].1
+    );
+    assert_eq!(tables["keychips"].0, 21, "20 key-chips, one of them moved");
+}
+
+/// A moto S3 server of our own, stopped when dropped.
+struct S3Server {
+    child: std::process::Child,
+    env: Vec<(&'static str, String)>,
+}
+
+impl S3Server {
+    fn start() -> S3Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto's server (pip install 'moto[server]')");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let env = vec![
+            ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", "kakin".into()),
+            ("AWS_SECRET_ACCESS_KEY", "kakin-secret".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ];
+        S3Server { child, env }
+    }
+
+    fn s3(&self, args: &[&str]) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/s3.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (*k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "s3.py {args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_same_ingest_against_a_real_s3_server_writes_the_same_lake() {
+    let local = Site::new(ScratchDatabase::sqlite());
+    assert!(local.ingest().status.success());
+    let expected = local.lake();
+
+    let server = S3Server::start();
+    server.s3(&["create", "lake", "incoming"]);
+    let incoming = local.dir.path().join("demo/incoming");
+    server.s3(&["upload", incoming.to_str().unwrap(), "incoming"]);
+    let scratch = ScratchDatabase::postgres().await;
+    let work = tempfile::tempdir().unwrap();
+    let mut env = server.env.clone();
+    env.push(("KAKIN_DATABASE_URL", scratch.url.clone()));
+    env.push(("KAKIN_LAKE_URL", "s3://lake/kakin".into()));
+    env.push(("KAKIN_INCOMING_URL", "s3://incoming".into()));
+    let master = local.dir.path().join("demo/master");
+    let out = run(&mut kakin(
+        work.path(),
+        &env,
+        &["master", "import", master.to_str().unwrap()],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&mut kakin(work.path(), &env, &["ingest"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again = run(&mut kakin(work.path(), &env, &["ingest"]));
+    assert!(
+        text(&again.stdout).contains("ingested: 0 rows"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let downloaded = work.path().join("downloaded");
+    server.s3(&["download", "lake", downloaded.to_str().unwrap()]);
+    let on_s3 = tree(&downloaded.join("kakin"));
+    assert_eq!(
+        on_s3.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    assert!(on_s3 == expected, "the same bytes on S3 as in a local lake");
+}
