@@ -2,9 +2,7 @@
 //! the batches. A batch's outcome is committed in one transaction: files, ids, quarantine
 //! changes and the batch's state together.
 
-use super::{
-    insert_rows, optional, text, Cell, Cells, Database, DbResult, PARAMETERS_PER_STATEMENT,
-};
+use super::{optional, text, Cell, Cells, Database, DbResult, PARAMETERS_PER_STATEMENT};
 use crate::domain::parse_date;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use std::collections::HashMap;
@@ -128,10 +126,10 @@ impl Database {
     ) -> DbResult<HashMap<String, String>> {
         let mut found = HashMap::new();
         for chunk in ids.chunks(PARAMETERS_PER_STATEMENT) {
-            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
             let statement = format!(
-                "SELECT event_id, content FROM accepted_events WHERE feed = $1 AND event_id IN ({})",
-                placeholders.join(", ")
+                "SELECT event_id, content FROM accepted_events WHERE feed = {} AND event_id IN ({})",
+                self.placeholders(1, 1),
+                self.placeholders(2, chunk.len())
             );
             let mut query = sqlx::query(&statement).bind(feed);
             for id in chunk {
@@ -172,7 +170,7 @@ impl Database {
     /// Commit what a batch did, and mark it committed.
     pub async fn commit_batch(&self, commit: &BatchCommit) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
-        insert_rows(
+        self.insert_rows(
             &mut tx,
             "ingested_files",
             &[
@@ -205,7 +203,7 @@ impl Database {
             }),
         )
         .await?;
-        insert_rows(
+        self.insert_rows(
             &mut tx,
             "accepted_events",
             &["feed", "event_id", "content", "batch"],
@@ -237,7 +235,7 @@ impl Database {
             .execute(&mut *tx)
             .await?;
         }
-        insert_rows(
+        self.insert_rows(
             &mut tx,
             "open_quarantine",
             &[

@@ -49,6 +49,14 @@ pub type DbResult<T> = Result<T, DbError>;
 #[derive(Clone)]
 pub struct Database {
     pool: AnyPool,
+    engine: Engine,
+}
+
+/// Which engine is behind the `Any` driver: only the placeholders of long statements differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Sqlite,
+    Postgres,
 }
 
 impl Database {
@@ -56,10 +64,10 @@ impl Database {
     /// SQLite file and its directory are created when missing.
     pub async fn connect(url: &str) -> DbResult<Database> {
         sqlx::any::install_default_drivers();
-        let (url, migrations) = if let Some(path) = url.strip_prefix("sqlite://") {
-            (sqlite_url(path)?, &SQLITE_MIGRATIONS)
+        let (url, migrations, engine) = if let Some(path) = url.strip_prefix("sqlite://") {
+            (sqlite_url(path)?, &SQLITE_MIGRATIONS, Engine::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (url.to_owned(), &POSTGRES_MIGRATIONS)
+            (url.to_owned(), &POSTGRES_MIGRATIONS, Engine::Postgres)
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
@@ -68,11 +76,22 @@ impl Database {
             .connect(&url)
             .await?;
         migrations.run(&pool).await?;
-        Ok(Database { pool })
+        Ok(Database { pool, engine })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// `count` placeholders numbered from `first`, comma-separated. SQLite finds a numbered
+    /// parameter by name in time that grows with the parameters of the statement, so long
+    /// statements use its positional `?` there.
+    fn placeholders(&self, first: usize, count: usize) -> String {
+        let each: Vec<String> = match self.engine {
+            Engine::Sqlite => vec!["?".to_owned(); count],
+            Engine::Postgres => (first..first + count).map(|i| format!("${i}")).collect(),
+        };
+        each.join(", ")
     }
 
     pub async fn close(&self) {
@@ -185,41 +204,40 @@ pub(crate) fn bind_all<'q>(
     query
 }
 
-/// Parameters in one statement: see [`insert_rows`].
-pub(crate) const PARAMETERS_PER_STATEMENT: usize = 400;
+/// Parameters in one statement, well below the limits of both engines.
+pub(crate) const PARAMETERS_PER_STATEMENT: usize = 8_000;
 
-/// Insert `rows` into `table` (`columns` in order) with multi-row statements, inside `tx`.
-pub(crate) async fn insert_rows(
-    tx: &mut sqlx::Transaction<'_, Any>,
-    table: &str,
-    columns: &[&str],
-    rows: impl IntoIterator<Item = Vec<Cell>>,
-) -> DbResult<()> {
-    // SQLite finds each `$n` by name, in time that grows with the parameters of the
-    // statement: a few hundred a statement keep that negligible.
-    let per_statement = PARAMETERS_PER_STATEMENT / columns.len();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Cell>> = rows.by_ref().take(per_statement).collect();
-        let tuples: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let cells: Vec<String> = (1..=columns.len())
-                    .map(|c| format!("${}", r * columns.len() + c))
-                    .collect();
-                format!("({})", cells.join(", "))
-            })
-            .collect();
-        let statement = format!(
-            "INSERT INTO {table} ({}) VALUES {}",
-            columns.join(", "),
-            tuples.join(", ")
-        );
-        bind_all(
-            sqlx::query(&statement),
-            chunk.into_iter().flatten().collect(),
-        )
-        .execute(&mut **tx)
-        .await?;
+impl Database {
+    /// Insert `rows` into `table` (`columns` in order) with multi-row statements, inside `tx`.
+    pub(crate) async fn insert_rows(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        table: &str,
+        columns: &[&str],
+        rows: impl IntoIterator<Item = Vec<Cell>>,
+    ) -> DbResult<()> {
+        let width = columns.len();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Vec<Cell>> = rows
+                .by_ref()
+                .take(PARAMETERS_PER_STATEMENT / width)
+                .collect();
+            let tuples: Vec<String> = (0..chunk.len())
+                .map(|r| format!("({})", self.placeholders(r * width + 1, width)))
+                .collect();
+            let statement = format!(
+                "INSERT INTO {table} ({}) VALUES {}",
+                columns.join(", "),
+                tuples.join(", ")
+            );
+            bind_all(
+                sqlx::query(&statement),
+                chunk.into_iter().flatten().collect(),
+            )
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
     }
-    Ok(())
 }

@@ -274,8 +274,16 @@ const CHUNK: usize = 8 * 1024;
 /// A line of a delivered file, parsed as far as it goes.
 struct Line {
     number: u64,
-    raw: String,
+    /// Where the line's text is in its chunk's text.
+    raw: std::ops::Range<usize>,
     parsed: Result<(Event, String), Rejection>,
+}
+
+/// Lines read together, their texts in one buffer.
+#[derive(Default)]
+struct Chunk {
+    lines: Vec<Line>,
+    text: String,
 }
 
 enum Decision {
@@ -288,8 +296,8 @@ enum Decision {
 struct BatchRun {
     master: MasterIndex,
     partitions: Partitions,
-    /// Ids accepted by this run: index into `commit.accepted`.
-    seen: HashMap<(Feed, String), usize>,
+    /// Ids accepted by this run, per feed: index into `commit.accepted`.
+    seen: [ahash::AHashMap<String, usize>; 2],
     commit: BatchCommit,
 }
 
@@ -298,7 +306,7 @@ impl BatchRun {
         BatchRun {
             master,
             partitions: Partitions::default(),
-            seen: HashMap::new(),
+            seen: Default::default(),
             commit: BatchCommit {
                 batch,
                 ..Default::default()
@@ -308,7 +316,7 @@ impl BatchRun {
 
     /// The content accepted earlier under `event`'s id, by this run or an earlier one.
     fn earlier<'a>(&'a self, event: &Event, found: &'a HashMap<String, String>) -> Option<&'a str> {
-        match self.seen.get(&(event.feed, event.id.clone())) {
+        match self.seen[event.feed as usize].get(&event.id) {
             Some(&i) => Some(&self.commit.accepted[i].content),
             None => found.get(&event.id).map(String::as_str),
         }
@@ -323,7 +331,7 @@ impl BatchRun {
     ) -> Result<HashMap<String, String>, DbError> {
         let ids: Vec<&str> = events
             .iter()
-            .filter(|e| !self.seen.contains_key(&(feed, e.id.clone())))
+            .filter(|e| !self.seen[feed as usize].contains_key(&e.id))
             .map(|e| e.id.as_str())
             .collect();
         db.accepted_contents(feed.name(), &ids).await
@@ -359,8 +367,8 @@ impl BatchRun {
         let path = event.feed.partition(event.date, batch);
         self.partitions
             .push(path, event.feed.schema(), &event.values(batch))?;
-        self.seen
-            .insert((event.feed, event.id.clone()), self.commit.accepted.len());
+        let index = self.commit.accepted.len();
+        self.seen[event.feed as usize].insert(event.id.clone(), index);
         self.commit.accepted.push(AcceptedId {
             feed: event.feed.name(),
             event_id: event.id.clone(),
@@ -444,15 +452,17 @@ impl BatchRun {
         let mut counts = FileCounts::default();
         let mut lines = Lines::open(fetched.local.path(), delivery.gzip)?;
         let mut reader = FileReader::new(delivery.feed);
-        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk = Chunk::default();
         loop {
+            chunk.text.clear();
             let end = reader.read_chunk(&mut lines, &mut chunk);
             let events: Vec<&Event> = chunk
+                .lines
                 .iter()
                 .filter_map(|l| l.parsed.as_ref().ok().map(|(e, _)| e))
                 .collect();
             let found = self.lookup(db, delivery.feed, &events).await?;
-            for line in chunk.drain(..) {
+            for line in chunk.lines.drain(..) {
                 counts.rows += 1;
                 let decision = match &line.parsed {
                     Ok((event, content)) => {
@@ -471,7 +481,8 @@ impl BatchRun {
                     Decision::Quarantine(rejection) => {
                         counts.quarantined += 1;
                         *counts.reasons.entry(rejection.reason).or_default() += 1;
-                        self.quarantine(delivery, &line, rejection, &reader)?;
+                        let raw = &chunk.text[line.raw.clone()];
+                        self.quarantine(delivery, line.number, raw, rejection, &reader)?;
                     }
                 }
             }
@@ -484,7 +495,8 @@ impl BatchRun {
     fn quarantine(
         &mut self,
         delivery: &Delivery,
-        line: &Line,
+        line: u64,
+        raw: &str,
         rejection: Rejection,
         reader: &FileReader,
     ) -> Result<(), LakeError> {
@@ -496,8 +508,8 @@ impl BatchRun {
         );
         let row = [
             Value::Str(&delivery.path),
-            Value::Int(line.number as i64),
-            Value::Str(&line.raw),
+            Value::Int(line as i64),
+            Value::Str(raw),
             Value::Str(rejection.reason.as_str()),
             Value::Str(&rejection.detail),
             Value::Str(batch),
@@ -505,11 +517,11 @@ impl BatchRun {
         self.partitions.push(path, &QUARANTINE_SCHEMA, &row)?;
         if rejection.reason.is_retried() {
             let fields = reader
-                .canonical_fields(&line.raw)
+                .canonical_fields(raw)
                 .expect("a retried row has its fields");
             self.commit.opened.push(OpenRow {
                 file: delivery.path.clone(),
-                line: line.number as i64,
+                line: line as i64,
                 feed: delivery.feed.name().to_owned(),
                 delivery_date: delivery.date,
                 fields,
@@ -584,8 +596,8 @@ impl FileReader {
     }
 
     /// Read up to a chunk of data lines into `chunk`; true at the end of the file.
-    fn read_chunk(&mut self, lines: &mut Lines, chunk: &mut Vec<Line>) -> bool {
-        while chunk.len() < CHUNK {
+    fn read_chunk(&mut self, lines: &mut Lines, chunk: &mut Chunk) -> bool {
+        while chunk.lines.len() < CHUNK {
             let (number, bytes) = match lines.next_line() {
                 None => return true,
                 Some(Ok(line)) => line,
@@ -595,9 +607,9 @@ impl FileReader {
                         QuarantineReason::Malformed,
                         format!("the rest of the file is unreadable: {e}"),
                     ));
-                    chunk.push(Line {
+                    chunk.lines.push(Line {
                         number,
-                        raw: String::new(),
+                        raw: 0..0,
                         parsed,
                     });
                     return true;
@@ -611,15 +623,22 @@ impl FileReader {
             if bytes.is_empty() {
                 continue;
             }
-            let raw = String::from_utf8_lossy(bytes).into_owned();
+            let start = chunk.text.len();
             let parsed = match std::str::from_utf8(bytes) {
-                Err(_) => Err(reject(
-                    QuarantineReason::Malformed,
-                    "the line is not UTF-8 text",
-                )),
-                Ok(text) => self.parse(text),
+                Err(_) => {
+                    chunk.text.push_str(&String::from_utf8_lossy(bytes));
+                    Err(reject(
+                        QuarantineReason::Malformed,
+                        "the line is not UTF-8 text",
+                    ))
+                }
+                Ok(text) => {
+                    chunk.text.push_str(text);
+                    self.parse(text)
+                }
             };
-            chunk.push(Line {
+            let raw = start..chunk.text.len();
+            chunk.lines.push(Line {
                 number,
                 raw,
                 parsed,
