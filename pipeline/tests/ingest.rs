@@ -360,13 +360,13 @@ async fn a_second_run_changes_nothing_and_a_changed_file_is_reported_not_ingeste
                 .all(|f| f.outcome == FileOutcome::AlreadyIngested),
             "{second:?}"
         );
-        assert_eq!(second.batch, None);
+        assert!(second.batches.is_empty());
         assert_eq!(
             world.events_tree(),
             lake,
             "the lake is byte for byte the same"
         );
-        assert!(first.batch.is_some());
+        assert_eq!(first.batches.len(), 1, "one delivery date, one batch");
 
         world.deliver(
             "plays/2026-10-02/a.csv",

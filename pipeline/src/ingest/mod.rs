@@ -116,8 +116,8 @@ pub struct IngestReport {
     /// Objects under the incoming location that do not fit its layout.
     pub strays: Vec<String>,
     pub retries: RetryCounts,
-    /// The batch written, if the run wrote anything.
-    pub batch: Option<String>,
+    /// The batches that wrote to the lake, in order.
+    pub batches: Vec<String>,
     /// Batches of killed runs whose files were removed.
     pub removed: Vec<String>,
 }
@@ -202,40 +202,42 @@ pub async fn ingest(
         return Ok(report);
     }
     let master = MasterIndex::new(&db.master_data().await?);
-    let mut run = BatchRun::new(batch_name(&new, &open), master);
-    report.retries = run.retry(db, open).await?;
-    for (delivery, fetched) in &new {
-        let counts = run.ingest_file(db, delivery, fetched).await?;
-        run.commit.files.push(IngestedFile {
-            path: delivery.path.clone(),
-            sha256: fetched.sha256.clone(),
-            size: delivery.size as i64,
-            e_tag: delivery.e_tag.clone(),
-            feed: delivery.feed.name().to_owned(),
-            delivery_date: delivery.date,
-            rows: counts.rows as i64,
-            accepted: counts.accepted as i64,
-            duplicates: counts.duplicates as i64,
-            quarantined: counts.quarantined as i64,
-            batch: run.commit.batch.clone(),
-        });
-        let file = FileReport {
-            path: delivery.path.clone(),
-            outcome: FileOutcome::Ingested(counts),
-        };
-        progress.file_done(&file);
-        report.files.push(file);
+    if !open.is_empty() {
+        let mut run = BatchRun::new(batch_name(&[], &open), &master);
+        report.retries = run.retry(db, open).await?;
+        report.batches.extend(run.finish(db, lake).await?);
     }
-    report.files.sort_by_key(|f| f.path.clone());
-    report.batch = run.finish(db, lake).await?;
+    for day in new.chunk_by(|(a, _), (b, _)| a.date == b.date) {
+        let mut run = BatchRun::new(batch_name(day, &[]), &master);
+        for (delivery, fetched) in day {
+            let counts = run.ingest_file(db, delivery, fetched).await?;
+            run.record_file(delivery, fetched, &counts);
+            let file = FileReport {
+                path: delivery.path.clone(),
+                outcome: FileOutcome::Ingested(counts),
+            };
+            progress.file_done(&file);
+            report.files.push(file);
+        }
+        report.batches.extend(run.finish(db, lake).await?);
+    }
+    report
+        .files
+        .sort_by(|a, b| (delivery_date(&a.path), &a.path).cmp(&(delivery_date(&b.path), &b.path)));
     Ok(report)
 }
 
-/// A batch is named by what its run read: the new files (path and SHA-256) and the open rows
-/// it retried.
-fn batch_name(new: &[(Delivery, Fetched)], open: &[OpenRow]) -> String {
+/// The delivery-date folder of a delivered file's path.
+fn delivery_date(path: &str) -> &str {
+    path.split('/').nth(1).unwrap_or("")
+}
+
+/// A batch is named by what it read: its files (path and SHA-256), or the open rows it
+/// retried. The retries and each delivery date are batches of their own, committed one after
+/// the other, so that a run's memory is that of one day's deliveries.
+fn batch_name(files: &[(Delivery, Fetched)], open: &[OpenRow]) -> String {
     let mut hasher = Sha256::new();
-    for (delivery, fetched) in new {
+    for (delivery, fetched) in files {
         hasher.update(format!("file\t{}\t{}\n", delivery.path, fetched.sha256));
     }
     for row in open {
@@ -292,17 +294,17 @@ enum Decision {
     Quarantine(Rejection),
 }
 
-/// The state of one run's batch.
-struct BatchRun {
-    master: MasterIndex,
+/// The state of one batch.
+struct BatchRun<'m> {
+    master: &'m MasterIndex,
     partitions: Partitions,
     /// Ids accepted by this run, per feed: index into `commit.accepted`.
     seen: [ahash::AHashMap<String, usize>; 2],
     commit: BatchCommit,
 }
 
-impl BatchRun {
-    fn new(batch: String, master: MasterIndex) -> Self {
+impl<'m> BatchRun<'m> {
+    fn new(batch: String, master: &'m MasterIndex) -> Self {
         BatchRun {
             master,
             partitions: Partitions::default(),
@@ -530,6 +532,23 @@ impl BatchRun {
             });
         }
         Ok(())
+    }
+
+    /// Record a file ingested by this batch in the file ledger.
+    fn record_file(&mut self, delivery: &Delivery, fetched: &Fetched, counts: &FileCounts) {
+        self.commit.files.push(IngestedFile {
+            path: delivery.path.clone(),
+            sha256: fetched.sha256.clone(),
+            size: delivery.size as i64,
+            e_tag: delivery.e_tag.clone(),
+            feed: delivery.feed.name().to_owned(),
+            delivery_date: delivery.date,
+            rows: counts.rows as i64,
+            accepted: counts.accepted as i64,
+            duplicates: counts.duplicates as i64,
+            quarantined: counts.quarantined as i64,
+            batch: self.commit.batch.clone(),
+        });
     }
 
     /// Put the batch's files in place and commit it.
