@@ -1,7 +1,7 @@
 //! The `kakin` binary as operations and finance run it: exit codes, messages, the ledger and
 //! the demo, on SQLite and PostgreSQL.
 
-use pipeline::db::ScratchDatabase;
+use pipeline::testing::{files_under, ScratchDatabase};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -147,27 +147,6 @@ fn bad_configuration_and_usage_exit_2() {
     );
 }
 
-/// Every file under `dir`, by relative path, with its bytes.
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push((
-                    path.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 #[test]
 fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     let work = tempfile::tempdir().unwrap();
@@ -215,8 +194,8 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     ]);
     assert_eq!(again.status.code(), Some(0));
     let (first, second) = (
-        tree(&work.path().join("var/demo")),
-        tree(&work.path().join("again")),
+        files_under(&work.path().join("var/demo")),
+        files_under(&work.path().join("again")),
     );
     assert!(
         first.len() > 60,
@@ -238,7 +217,7 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     ]);
     assert_eq!(other.status.code(), Some(0));
     assert!(
-        tree(&work.path().join("other")) != first,
+        files_under(&work.path().join("other")) != first,
         "another seed, other logs"
     );
 

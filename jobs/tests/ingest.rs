@@ -1,7 +1,7 @@
 //! `kakin ingest` as operations run it: a killed run, a changed file, an outside engine reading
 //! the lake, and the same work against a real S3-compatible server.
 
-use pipeline::db::ScratchDatabase;
+use pipeline::testing::{files_under, ScratchDatabase};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -24,29 +24,6 @@ fn run(command: &mut Command) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Every file under `dir` with its bytes.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.insert(
-                    path.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    files
 }
 
 /// A work directory with the demo's files (20 key-chips, October 2026), and the settings of a
@@ -101,7 +78,7 @@ impl Site {
     }
 
     fn lake(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        tree(&self.dir.path().join("lake"))
+        files_under(&self.dir.path().join("lake"))
     }
 }
 
@@ -385,7 +362,7 @@ async fn the_same_ingest_against_a_real_s3_server_writes_the_same_lake() {
 
     let downloaded = work.path().join("downloaded");
     server.s3(&["download", "lake", downloaded.to_str().unwrap()]);
-    let on_s3 = tree(&downloaded.join("kakin"));
+    let on_s3 = files_under(&downloaded.join("kakin"));
     assert_eq!(
         on_s3.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>()

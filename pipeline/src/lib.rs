@@ -13,6 +13,8 @@ pub mod ingest;
 pub mod lake;
 pub mod master;
 pub mod sheet;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// A named point where a test may have the process die (`KAKIN_FAILPOINT=<name>`), as a kill
 /// at the worst moment would: the tests of atomicity use it. Does nothing otherwise.

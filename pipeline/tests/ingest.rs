@@ -3,9 +3,10 @@
 
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use pipeline::db::{Database, ScratchDatabase};
+use pipeline::db::Database;
 use pipeline::ingest::{ingest, FileCounts, FileOutcome, IngestReport};
 use pipeline::lake::Location;
+use pipeline::testing::{files_under, ScratchDatabase};
 use std::path::{Path, PathBuf};
 
 fn guide() -> PathBuf {
@@ -66,8 +67,8 @@ impl World {
     }
 
     /// Every lake file but the master tables, with its bytes.
-    fn events_tree(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        tree(self.lake_dir.path())
+    fn events_tree(&self) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+        files_under(self.lake_dir.path())
             .into_iter()
             .filter(|(p, _)| !p.starts_with("master"))
             .collect()
@@ -75,7 +76,7 @@ impl World {
 
     /// The rows of every Parquet file under `prefix` of the lake.
     fn rows(&self, prefix: &str) -> Vec<RecordBatch> {
-        tree(&self.lake_dir.path().join(prefix))
+        files_under(&self.lake_dir.path().join(prefix))
             .into_iter()
             .flat_map(|(_, bytes)| {
                 let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
@@ -140,29 +141,6 @@ fn int<'a>(batch: &'a RecordBatch, column: &str) -> &'a Int64Array {
         .as_any()
         .downcast_ref()
         .unwrap()
-}
-
-fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push((
-                    path.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 fn counts(report: &IngestReport, path: &str) -> FileCounts {

@@ -1,10 +1,11 @@
 //! `kakin master import` and `kakin adjustments import` against real databases: every test
 //! runs on SQLite and on PostgreSQL.
 
-use pipeline::db::{Database, ScratchDatabase};
+use pipeline::db::Database;
 use pipeline::domain::{Month, Parse, PartnerCode};
 use pipeline::lake::Location;
 use pipeline::master::{import_adjustments, ImportError, ImportReport};
+use pipeline::testing::ScratchDatabase;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 

@@ -30,15 +30,27 @@ fn now() -> String {
 impl Database {
     /// Record that `command` started with `arguments`.
     pub async fn start_run(&self, command: &str, arguments: &str) -> DbResult<RunId> {
-        let row = sqlx::query(
-            "INSERT INTO runs (command, arguments, started_at) VALUES ($1, $2, $3) RETURNING run_id",
-        )
-        .bind(command)
-        .bind(arguments)
-        .bind(now())
-        .fetch_one(self.pool())
-        .await?;
-        Ok(RunId(row.try_get(0)?))
+        // The next number; two runs starting at once may both take it, and the second retries.
+        let mut attempts = 0;
+        loop {
+            let inserted = sqlx::query(
+                "INSERT INTO runs (run_id, command, arguments, started_at) \
+                 VALUES ((SELECT COALESCE(MAX(run_id), 0) + 1 FROM runs), $1, $2, $3) \
+                 RETURNING run_id",
+            )
+            .bind(command)
+            .bind(arguments)
+            .bind(now())
+            .fetch_one(self.pool())
+            .await;
+            match inserted {
+                Ok(row) => return Ok(RunId(row.try_get(0)?)),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempts < 5 => {
+                    attempts += 1
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Record how a run ended.

@@ -3,19 +3,14 @@
 //! (production).
 //!
 //! The schema keeps to what both engines share: dates as ISO text, decimals as exact text, yen
-//! as BIGINT, `$n` placeholders, `ON CONFLICT … DO UPDATE`. Each engine has its own migration
-//! folder only for what differs (the identity column of the ledger).
+//! as BIGINT, `$n` placeholders, `ON CONFLICT … DO UPDATE`: one set of migrations serves both.
 
 mod ingest;
 mod ledger;
 mod master;
-#[cfg(feature = "testing")]
-mod scratch;
 
 pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use ledger::{Run, RunId};
-#[cfg(feature = "testing")]
-pub use scratch::ScratchDatabase;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
@@ -23,8 +18,7 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row};
 use std::path::Path;
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+static MIGRATIONS: Migrator = sqlx::migrate!("../migrations");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -64,10 +58,10 @@ impl Database {
     /// SQLite file and its directory are created when missing.
     pub async fn connect(url: &str) -> DbResult<Database> {
         sqlx::any::install_default_drivers();
-        let (url, migrations, engine) = if let Some(path) = url.strip_prefix("sqlite://") {
-            (sqlite_url(path)?, &SQLITE_MIGRATIONS, Engine::Sqlite)
+        let (url, engine) = if let Some(path) = url.strip_prefix("sqlite://") {
+            (sqlite_url(path)?, Engine::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (url.to_owned(), &POSTGRES_MIGRATIONS, Engine::Postgres)
+            (url.to_owned(), Engine::Postgres)
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
@@ -75,7 +69,7 @@ impl Database {
             .max_connections(4)
             .connect(&url)
             .await?;
-        migrations.run(&pool).await?;
+        MIGRATIONS.run(&pool).await?;
         Ok(Database { pool, engine })
     }
 

@@ -1,8 +1,36 @@
-//! Throw-away databases for tests: a SQLite file in a temporary directory, or a PostgreSQL
-//! database of its own (created on the server named by `KAKIN_TEST_POSTGRES_URL`, by default the
-//! local one), dropped when the value is dropped, so that test runs never see each other's data.
+//! What the tests of kakin share (the `testing` feature): throw-away databases — a SQLite file
+//! in a temporary directory, or a PostgreSQL database of its own (created on the server named
+//! by `KAKIN_TEST_POSTGRES_URL`, by default the local one), dropped when the value is dropped,
+//! so that test runs never see each other's data — and the files of a directory tree.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Every file under `dir` (none if it does not exist), by path relative to `dir`, with its
+/// bytes: what two lakes are compared by.
+pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("a readable directory").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("a readable file");
+                files.insert(
+                    path.strip_prefix(dir).expect("under dir").to_path_buf(),
+                    bytes,
+                );
+            }
+        }
+    }
+    files
+}
 
 /// A database that exists as long as this value.
 pub struct ScratchDatabase {

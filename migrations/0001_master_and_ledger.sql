@@ -1,6 +1,6 @@
 -- Master data (feeds.md), adjustment slips, closes and the job ledger.
 -- Dates are ISO text (YYYY-MM-DD, they sort as dates), decimals are exact text, yen are BIGINT:
--- the same statements run on SQLite and PostgreSQL through sqlx's Any driver.
+-- the same migrations and statements run on SQLite and PostgreSQL through sqlx's Any driver.
 
 CREATE TABLE partners (
     partner_code        TEXT PRIMARY KEY,
@@ -87,9 +87,10 @@ CREATE TABLE closes (
     committed_at  TEXT NOT NULL
 );
 
--- The job ledger: every command run, with its arguments, times, outcome and counts.
+-- The job ledger: every command run, with its arguments, times, outcome and counts. run_id is
+-- assigned by the insert (the next number), which both engines express alike.
 CREATE TABLE runs (
-    run_id      INTEGER PRIMARY KEY,
+    run_id      BIGINT PRIMARY KEY,
     command     TEXT NOT NULL,
     arguments   TEXT NOT NULL,
     started_at  TEXT NOT NULL,
