@@ -24,13 +24,13 @@ CREATE TABLE ingested_files (
     batch         TEXT NOT NULL
 );
 
--- Every id ever accepted, with its content as parsed (so that the same instant written in
--- another offset is the same content): a later row with the id is a duplicate or a conflict.
+-- Every id ever accepted, with a 64-bit hash (xxh3) of its content as parsed (so that the same
+-- instant written in another offset is the same content): a later row with the id is a
+-- duplicate or a conflict. The lake's row says which batch accepted it.
 CREATE TABLE accepted_events (
-    feed     TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    content  TEXT NOT NULL,
-    batch    TEXT NOT NULL,
+    feed         TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    content_hash BIGINT NOT NULL,
     PRIMARY KEY (feed, event_id)
 );
 

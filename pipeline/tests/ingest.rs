@@ -390,3 +390,38 @@ async fn the_same_deliveries_give_the_same_bytes_and_gzip_reads_like_plain() {
         "SQLite and PostgreSQL runs write the same lake"
     );
 }
+
+#[tokio::test]
+async fn an_id_seen_chunks_earlier_in_the_same_file_is_a_duplicate_or_a_conflict() {
+    for world in World::each().await {
+        let line = |id: &str, count: u32| {
+            format!("{id},A72E01A0001,2026-10-01T10:00:00+09:00,SH4,SH4-STONE,{count}\n")
+        };
+        let mut file = PLAYS.to_owned() + &line("X", 1) + &line("Y", 1);
+        for i in 0..20_000 {
+            file += &line(&format!("F{i}"), 1);
+        }
+        file += &line("X", 1);
+        file += &line("Y", 2);
+        world.deliver("plays/2026-10-02/a.csv", &file);
+        let report = world.ingest().await;
+        let plays = counts(&report, "plays/2026-10-02/a.csv");
+        assert_eq!(
+            (
+                plays.rows,
+                plays.accepted,
+                plays.duplicates,
+                plays.quarantined
+            ),
+            (20_004, 20_002, 1, 1)
+        );
+        assert_eq!(
+            world.quarantine(),
+            [(
+                "plays/2026-10-02/a.csv".to_owned(),
+                20_005,
+                "conflicting_duplicate".to_owned()
+            )]
+        );
+    }
+}

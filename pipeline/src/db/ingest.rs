@@ -35,12 +35,12 @@ pub struct OpenRow {
     pub detail: String,
 }
 
-/// An id accepted into the lake, and its content as parsed.
+/// An id accepted into the lake, and the hash of its content as parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedId {
     pub feed: &'static str,
     pub event_id: String,
-    pub content: String,
+    pub content_hash: i64,
 }
 
 /// Everything a batch changes in the database, committed at once.
@@ -118,16 +118,16 @@ impl Database {
             .collect()
     }
 
-    /// The content accepted earlier under each of `ids` of `feed`, for those accepted.
+    /// The content hash accepted earlier under each of `ids` of `feed`, for those accepted.
     pub async fn accepted_contents(
         &self,
         feed: &str,
         ids: &[&str],
-    ) -> DbResult<HashMap<String, String>> {
+    ) -> DbResult<HashMap<String, i64>> {
         let mut found = HashMap::new();
         for chunk in ids.chunks(PARAMETERS_PER_STATEMENT) {
             let statement = format!(
-                "SELECT event_id, content FROM accepted_events WHERE feed = {} AND event_id IN ({})",
+                "SELECT event_id, content_hash FROM accepted_events WHERE feed = {} AND event_id IN ({})",
                 self.placeholders(1, 1),
                 self.placeholders(2, chunk.len())
             );
@@ -137,7 +137,7 @@ impl Database {
             }
             for row in query.fetch_all(self.pool()).await? {
                 let c = Cells::new(&row, "accepted_events");
-                found.insert(c.text("event_id")?, c.text("content")?);
+                found.insert(c.text("event_id")?, c.int("content_hash")?);
             }
         }
         Ok(found)
@@ -206,15 +206,11 @@ impl Database {
         self.insert_rows(
             &mut tx,
             "accepted_events",
-            &["feed", "event_id", "content", "batch"],
-            commit.accepted.iter().map(|a| {
-                vec![
-                    text(a.feed),
-                    text(&a.event_id),
-                    text(&a.content),
-                    text(&commit.batch),
-                ]
-            }),
+            &["feed", "event_id", "content_hash"],
+            commit
+                .accepted
+                .iter()
+                .map(|a| vec![text(a.feed), text(&a.event_id), Cell::Int(a.content_hash)]),
         )
         .await?;
         for (file, line) in &commit.closed {

@@ -20,6 +20,8 @@ use std::path::Path;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("../migrations");
 
+const SQLITE_SETTINGS: &str = "PRAGMA cache_size = -262144;";
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database_url {0:?} is neither sqlite:// nor postgres://")]
@@ -67,6 +69,16 @@ impl Database {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(4)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        // The ingest ledger holds an index of every accepted id: give SQLite the
+                        // page cache for it.
+                        sqlx::Executor::execute(&mut *conn, SQLITE_SETTINGS).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         MIGRATIONS.run(&pool).await?;

@@ -278,14 +278,19 @@ struct Line {
     number: u64,
     /// Where the line's text is in its chunk's text.
     raw: std::ops::Range<usize>,
-    parsed: Result<(Event, String), Rejection>,
+    parsed: Result<(Event, i64), Rejection>,
 }
+
+/// The database's answer about a chunk's ids, on its way.
+type Asking = tokio::task::JoinHandle<Result<HashMap<String, i64>, DbError>>;
 
 /// Lines read together, their texts in one buffer.
 #[derive(Default)]
 struct Chunk {
     lines: Vec<Line>,
     text: String,
+    /// Where the feed's columns are in the file's lines, when its header is right.
+    positions: Option<Vec<usize>>,
 }
 
 enum Decision {
@@ -316,35 +321,38 @@ impl<'m> BatchRun<'m> {
         }
     }
 
-    /// The content accepted earlier under `event`'s id, by this run or an earlier one.
-    fn earlier<'a>(&'a self, event: &Event, found: &'a HashMap<String, String>) -> Option<&'a str> {
+    /// The content hash accepted earlier under `event`'s id, by this run or an earlier one.
+    fn earlier(&self, event: &Event, found: &HashMap<String, i64>) -> Option<i64> {
         match self.seen[event.feed as usize].get(&event.id) {
-            Some(&i) => Some(&self.commit.accepted[i].content),
-            None => found.get(&event.id).map(String::as_str),
+            Some(&i) => Some(self.commit.accepted[i].content_hash),
+            None => found.get(&event.id).copied(),
         }
     }
 
-    /// Earlier contents in the database for the ids of `events` this run has not accepted.
-    async fn lookup(
-        &self,
-        db: &Database,
-        feed: Feed,
-        events: &[&Event],
-    ) -> Result<HashMap<String, String>, DbError> {
-        let ids: Vec<&str> = events
+    /// Start asking the database for the content hashes accepted earlier under the ids of
+    /// `chunk` that this batch has not accepted.
+    fn ask(&self, db: &Database, feed: Feed, chunk: Chunk) -> (Chunk, Asking) {
+        let ids: Vec<String> = chunk
+            .lines
             .iter()
-            .filter(|e| !self.seen[feed as usize].contains_key(&e.id))
-            .map(|e| e.id.as_str())
+            .filter_map(|l| l.parsed.as_ref().ok())
+            .filter(|(e, _)| !self.seen[feed as usize].contains_key(&e.id))
+            .map(|(e, _)| e.id.clone())
             .collect();
-        db.accepted_contents(feed.name(), &ids).await
+        let db = db.clone();
+        let asking = tokio::spawn(async move {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            db.accepted_contents(feed.name(), &ids).await
+        });
+        (chunk, asking)
     }
 
     fn decide(
         &self,
         event: &Event,
-        content: &str,
+        content: i64,
         delivery: NaiveDate,
-        earlier: Option<&str>,
+        earlier: Option<i64>,
     ) -> Decision {
         if earlier == Some(content) {
             return Decision::Duplicate;
@@ -353,18 +361,15 @@ impl<'m> BatchRun<'m> {
             return Decision::Quarantine(rejection);
         }
         match earlier {
-            Some(earlier) => Decision::Quarantine(reject(
+            Some(_) => Decision::Quarantine(reject(
                 QuarantineReason::ConflictingDuplicate,
-                format!(
-                    "{} was accepted earlier with other content ({earlier})",
-                    event.id
-                ),
+                format!("{} was accepted earlier with other content", event.id),
             )),
             None => Decision::Accept,
         }
     }
 
-    fn accept(&mut self, event: &Event, content: String) -> Result<(), LakeError> {
+    fn accept(&mut self, event: &Event, content_hash: i64) -> Result<(), LakeError> {
         let batch = &self.commit.batch;
         let path = event.feed.partition(event.date, batch);
         self.partitions
@@ -374,7 +379,7 @@ impl<'m> BatchRun<'m> {
         self.commit.accepted.push(AcceptedId {
             feed: event.feed.name(),
             event_id: event.id.clone(),
-            content,
+            content_hash,
         });
         Ok(())
     }
@@ -398,23 +403,23 @@ impl<'m> BatchRun<'m> {
             })?;
             let fields = splitter.split(&row.fields);
             let event = feed.parse(&fields).map(|e| {
-                let content = e.content();
+                let content = e.content_hash();
                 (e, content)
             });
             parsed.push((row, feed, event));
         }
         for feed in Feed::ALL {
-            let events: Vec<&Event> = parsed
+            let ids: Vec<&str> = parsed
                 .iter()
                 .filter(|(_, f, _)| *f == feed)
-                .filter_map(|(_, _, e)| e.as_ref().ok().map(|(e, _)| e))
+                .filter_map(|(_, _, e)| e.as_ref().ok().map(|(e, _)| e.id.as_str()))
                 .collect();
-            let found = self.lookup(db, feed, &events).await?;
+            let found = db.accepted_contents(feed.name(), &ids).await?;
             for (row, _, event) in parsed.iter().filter(|(_, f, _)| *f == feed) {
                 let decision = match event {
                     Ok((event, content)) => {
                         let earlier = self.earlier(event, &found);
-                        self.decide(event, content, row.delivery_date, earlier)
+                        self.decide(event, *content, row.delivery_date, earlier)
                     }
                     Err(rejection) => Decision::Quarantine(rejection.clone()),
                 };
@@ -422,7 +427,7 @@ impl<'m> BatchRun<'m> {
                 match decision {
                     Decision::Accept => {
                         let (event, content) = event.as_ref().ok().expect("accepted rows parsed");
-                        self.accept(event, content.clone())?;
+                        self.accept(event, *content)?;
                         counts.accepted += 1;
                         self.commit.closed.push(key);
                     }
@@ -452,24 +457,43 @@ impl<'m> BatchRun<'m> {
         fetched: &Fetched,
     ) -> Result<FileCounts, IngestError> {
         let mut counts = FileCounts::default();
-        let mut lines = Lines::open(fetched.local.path(), delivery.gzip)?;
-        let mut reader = FileReader::new(delivery.feed);
-        let mut chunk = Chunk::default();
-        loop {
-            chunk.text.clear();
-            let end = reader.read_chunk(&mut lines, &mut chunk);
-            let events: Vec<&Event> = chunk
-                .lines
-                .iter()
-                .filter_map(|l| l.parsed.as_ref().ok().map(|(e, _)| e))
-                .collect();
-            let found = self.lookup(db, delivery.feed, &events).await?;
-            for line in chunk.lines.drain(..) {
+        // Reading (decompressing, splitting, parsing) runs on a thread of its own, a few chunks
+        // ahead of the decisions and the Parquet writers here.
+        let (chunks, mut received) = tokio::sync::mpsc::channel::<Chunk>(2);
+        let (path, gzip, feed) = (
+            fetched.local.path().to_owned(),
+            delivery.gzip,
+            delivery.feed,
+        );
+        let reading = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let mut lines = Lines::open(&path, gzip)?;
+            let mut reader = FileReader::new(feed);
+            loop {
+                let mut chunk = Chunk::default();
+                let end = reader.read_chunk(&mut lines, &mut chunk);
+                if chunks.blocking_send(chunk).is_err() || end {
+                    return Ok(());
+                }
+            }
+        });
+        // The database is asked about a chunk's ids while the chunk before it is decided: a
+        // decision looks at this batch's own acceptances first, so an id accepted meanwhile is
+        // still seen.
+        let mut next = match received.recv().await {
+            Some(chunk) => Some(self.ask(db, feed, chunk)),
+            None => None,
+        };
+        while let Some((chunk, asking)) = next.take() {
+            let found = asking.await.expect("the lookup does not panic")?;
+            if let Some(following) = received.recv().await {
+                next = Some(self.ask(db, feed, following));
+            }
+            for line in chunk.lines {
                 counts.rows += 1;
                 let decision = match &line.parsed {
                     Ok((event, content)) => {
                         let earlier = self.earlier(event, &found);
-                        self.decide(event, content, delivery.date, earlier)
+                        self.decide(event, *content, delivery.date, earlier)
                     }
                     Err(rejection) => Decision::Quarantine(rejection.clone()),
                 };
@@ -484,14 +508,19 @@ impl<'m> BatchRun<'m> {
                         counts.quarantined += 1;
                         *counts.reasons.entry(rejection.reason).or_default() += 1;
                         let raw = &chunk.text[line.raw.clone()];
-                        self.quarantine(delivery, line.number, raw, rejection, &reader)?;
+                        // Kept for retries; those lines parsed, so they have every field.
+                        let fields = rejection
+                            .reason
+                            .is_retried()
+                            .then(|| chunk.positions.as_deref().map(|p| canonical_fields(p, raw)))
+                            .flatten();
+                        self.quarantine(delivery, line.number, raw, rejection, fields)?;
                     }
                 }
             }
-            if end {
-                return Ok(counts);
-            }
         }
+        reading.await.expect("the reading thread does not panic")?;
+        Ok(counts)
     }
 
     fn quarantine(
@@ -500,7 +529,7 @@ impl<'m> BatchRun<'m> {
         line: u64,
         raw: &str,
         rejection: Rejection,
-        reader: &FileReader,
+        fields: Option<String>,
     ) -> Result<(), LakeError> {
         let batch = &self.commit.batch;
         let path = format!(
@@ -518,9 +547,7 @@ impl<'m> BatchRun<'m> {
         ];
         self.partitions.push(path, &QUARANTINE_SCHEMA, &row)?;
         if rejection.reason.is_retried() {
-            let fields = reader
-                .canonical_fields(raw)
-                .expect("a retried row has its fields");
+            let fields = fields.expect("a retried row has its fields");
             self.commit.opened.push(OpenRow {
                 file: delivery.path.clone(),
                 line: line as i64,
@@ -555,12 +582,21 @@ impl<'m> BatchRun<'m> {
     async fn finish(self, db: &Database, lake: &Location) -> Result<Option<String>, IngestError> {
         let batch = self.commit.batch.clone();
         let wrote = !self.partitions.is_empty();
+        let started = std::time::Instant::now();
         if wrote {
             db.begin_batch(&batch).await?;
             self.partitions.publish(lake).await?;
             crate::failpoint("ingest-before-commit");
         }
+        let published = started.elapsed();
         db.commit_batch(&self.commit).await?;
+        tracing::debug!(
+            batch,
+            accepted = self.commit.accepted.len(),
+            ?published,
+            committed = ?started.elapsed() - published,
+            "batch done"
+        );
         Ok(wrote.then_some(batch))
     }
 }
@@ -616,6 +652,12 @@ impl FileReader {
 
     /// Read up to a chunk of data lines into `chunk`; true at the end of the file.
     fn read_chunk(&mut self, lines: &mut Lines, chunk: &mut Chunk) -> bool {
+        let end = self.fill(lines, chunk);
+        chunk.positions = self.positions.as_ref().ok().cloned();
+        end
+    }
+
+    fn fill(&mut self, lines: &mut Lines, chunk: &mut Chunk) -> bool {
         while chunk.lines.len() < CHUNK {
             let (number, bytes) = match lines.next_line() {
                 None => return true,
@@ -666,7 +708,7 @@ impl FileReader {
         false
     }
 
-    fn parse(&mut self, text: &str) -> Result<(Event, String), Rejection> {
+    fn parse(&mut self, text: &str) -> Result<(Event, i64), Rejection> {
         let positions = self
             .positions
             .as_ref()
@@ -678,16 +720,15 @@ impl FileReader {
         }
         let ordered: Vec<&str> = positions.iter().map(|&p| fields[p]).collect();
         let event = self.feed.parse(&ordered)?;
-        let content = event.content();
+        let content = event.content_hash();
         Ok((event, content))
     }
+}
 
-    /// A line's fields in the feed's column order, as one CSV line (kept for retries).
-    fn canonical_fields(&self, raw: &str) -> Option<String> {
-        let positions = self.positions.as_ref().ok()?;
-        let mut splitter = FieldSplitter::new();
-        let fields = splitter.split(raw);
-        let ordered: Vec<&str> = positions.iter().map(|&p| fields[p]).collect();
-        Some(join_fields(&ordered))
-    }
+/// A line's fields in the feed's column order (`positions`), as one CSV line (kept for retries).
+fn canonical_fields(positions: &[usize], raw: &str) -> String {
+    let mut splitter = FieldSplitter::new();
+    let fields = splitter.split(raw);
+    let ordered: Vec<&str> = positions.iter().map(|&p| fields[p]).collect();
+    join_fields(&ordered)
 }
