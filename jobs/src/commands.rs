@@ -2,6 +2,7 @@
 
 use crate::{AdjustmentsCommand, Cli, Command, MasterCommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use pipeline::close::{self, CloseError, CloseReport, CloseSettings};
 use pipeline::config::Settings;
 use pipeline::db::Database;
 use pipeline::ingest::{self, FileOutcome, FileReport, IngestError, IngestReport};
@@ -61,6 +62,30 @@ impl From<ImportError> for Failure {
             )),
             e => Failure::Failed(e.into()),
         }
+    }
+}
+
+impl From<CloseError> for Failure {
+    fn from(error: CloseError) -> Self {
+        match error {
+            CloseError::OutOfSequence { .. } => Failure::Invalid(error.to_string()),
+            e => Failure::Failed(e.into()),
+        }
+    }
+}
+
+impl Recorded for CloseReport {
+    fn counts(&self) -> String {
+        if self.already_closed {
+            return format!("{} was already closed: nothing changed", self.month);
+        }
+        let paid: i64 = self.totals.values().map(|t| t.pay).sum();
+        let billed: i64 = self.invoices.iter().map(|i| i.total).sum();
+        format!(
+            "{} invoices ({billed} yen), {} payment statements ({paid} yen)",
+            self.invoices.len(),
+            self.totals.len()
+        )
     }
 }
 
@@ -141,6 +166,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let incoming = incoming.unwrap_or_else(|| settings.incoming_url.clone());
             run_ingest(&settings, &incoming, date).await
         }
+        Command::Close { month } => run_close(&settings, month).await,
         Command::Runs { limit } => {
             let db = connect(&settings).await?;
             print_runs(&db, limit).await
@@ -226,6 +252,32 @@ pub async fn run_ingest(
         Some(failure) => Err(Failure::Failed(anyhow::anyhow!(failure))),
         None => Ok(()),
     }
+}
+
+/// `kakin close`, also the demo's close step: prints each partner's invoice total and PAY.
+pub async fn run_close(settings: &Settings, month: pipeline::domain::Month) -> Result<(), Failure> {
+    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+    let close_settings = CloseSettings {
+        invoice_number_start: settings.invoice_number_start,
+        payment_day: settings.payment_day,
+    };
+    let job = close::close_month(&db, &lake, close_settings, month);
+    let report = ledgered(&db, "close", &month.to_string(), job).await?;
+    if report.already_closed {
+        println!("{month} is already closed; its invoices:");
+    } else {
+        println!("closed {month}: {}", report.counts());
+    }
+    for invoice in &report.invoices {
+        println!(
+            "  請求書 {} {}: {} + tax {} = {} yen",
+            invoice.invoice_no, invoice.partner_code, invoice.subtotal, invoice.tax, invoice.total
+        );
+    }
+    for (partner, totals) in &report.totals {
+        println!("  支払合計 {partner}: お支払合計金額 {} yen", totals.pay);
+    }
+    Ok(())
 }
 
 /// A progress bar over the delivered files on a terminal; one plain line per file either way.

@@ -49,6 +49,11 @@ enum Command {
         #[arg(long, value_name = "URL")]
         incoming: Option<String>,
     },
+    /// The month-end close of YYYY-MM: statement tables, invoice numbers.
+    Close {
+        #[arg(value_parser = parse_month)]
+        month: pipeline::domain::Month,
+    },
     /// The job ledger: each run, its arguments, start, end, outcome and counts.
     Runs {
         #[arg(long, default_value_t = 20)]
@@ -70,6 +75,10 @@ enum AdjustmentsCommand {
 
 fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
     pipeline::domain::parse_date(text).map_err(|e| e.0)
+}
+
+fn parse_month(text: &str) -> Result<pipeline::domain::Month, String> {
+    <pipeline::domain::Month as pipeline::domain::Parse>::parse(text).map_err(|e| e.0)
 }
 
 fn main() -> ExitCode {

@@ -167,6 +167,11 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("generated 3 partners"), "{stdout}");
     assert!(stdout.contains("adjustments: 3 inserted"), "{stdout}");
+    assert!(stdout.contains("closed 2026-10: "), "{stdout}");
+    assert!(
+        stdout.contains("請求書 1700000 229000000"),
+        "the first partner has the slip billed: {stdout}"
+    );
     let ingested = stdout
         .lines()
         .find(|l| l.starts_with("ingested: "))
@@ -240,7 +245,7 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     let runs = text(&run(&["runs"]).stdout);
     assert_eq!(
         runs.matches("succeeded").count(),
-        3,
-        "import, slips, ingest: {runs}"
+        4,
+        "import, slips, ingest, close: {runs}"
     );
 }

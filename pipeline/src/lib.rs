@@ -6,6 +6,7 @@
 //! [`config`] is the configuration every command reads. The `kakin` binary (crate `jobs`)
 //! turns commands into calls of these stages; the library never knows the binary.
 
+pub mod close;
 pub mod config;
 pub mod db;
 pub mod domain;

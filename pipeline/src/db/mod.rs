@@ -5,10 +5,12 @@
 //! The schema keeps to what both engines share: dates as ISO text, decimals as exact text, yen
 //! as BIGINT, `$n` placeholders, `ON CONFLICT … DO UPDATE`: one set of migrations serves both.
 
+mod close;
 mod ingest;
 mod ledger;
 mod master;
 
+pub use close::InvoiceRecord;
 pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use ledger::{Run, RunId};
 

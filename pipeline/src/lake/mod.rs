@@ -47,6 +47,21 @@ pub struct Location {
     store: Arc<dyn ObjectStore>,
     prefix: String,
     url: String,
+    /// The directory of a `file://` location.
+    local: Option<std::path::PathBuf>,
+}
+
+/// A location's objects as local files: the directory itself for a local location, a
+/// temporary copy otherwise.
+pub struct LocalCopy {
+    root: std::path::PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl LocalCopy {
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
 }
 
 /// An object of a location: its path relative to the location, and its size.
@@ -75,6 +90,7 @@ impl Location {
                 store: Arc::new(store),
                 prefix: String::new(),
                 url: url.into(),
+                local: Some(dir),
             });
         }
         if let Some(rest) = url.strip_prefix("s3://") {
@@ -91,6 +107,7 @@ impl Location {
                 store: Arc::new(store),
                 prefix,
                 url: url.into(),
+                local: None,
             });
         }
         Err(LakeError::UnsupportedUrl(url.to_owned()))
@@ -191,6 +208,32 @@ impl Location {
             .map_err(|e| self.error(e))?;
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(entries)
+    }
+
+    /// The objects under `prefixes` as local files, for readers that read files (polars).
+    pub async fn local_copy(&self, prefixes: &[&str]) -> LakeResult<LocalCopy> {
+        if let Some(dir) = &self.local {
+            return Ok(LocalCopy {
+                root: dir.clone(),
+                _temp: None,
+            });
+        }
+        let temp = tempfile::tempdir()?;
+        for prefix in prefixes {
+            for entry in self.list(prefix).await? {
+                let target = temp.path().join(&entry.path);
+                std::fs::create_dir_all(target.parent().expect("an object has a folder"))?;
+                let mut file = std::fs::File::create(&target)?;
+                self.get_into(&entry.path, |chunk| {
+                    std::io::Write::write_all(&mut file, chunk)
+                })
+                .await?;
+            }
+        }
+        Ok(LocalCopy {
+            root: temp.path().to_owned(),
+            _temp: Some(temp),
+        })
     }
 
     /// Put `table` at `path` as one Parquet file.

@@ -1,0 +1,129 @@
+//! What a close keeps in the database: its record (the commit point), its invoices, and which
+//! ingest batches it was the first to see.
+
+use super::{text, Cell, Cells, Database, DbResult};
+use crate::domain::{Month, Parse};
+use chrono::{SecondsFormat, Utc};
+
+/// An issued invoice, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceRecord {
+    pub invoice_no: String,
+    pub partner_code: String,
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub status: String,
+}
+
+impl Database {
+    /// Every committed ingest batch, with the month of the first close that saw it (none yet
+    /// for the batches committed since the last close).
+    pub async fn committed_batches(&self) -> DbResult<Vec<(String, Option<Month>)>> {
+        let rows = sqlx::query(
+            "SELECT batch, first_close FROM ingest_batches WHERE state = 'committed' ORDER BY batch",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Cells::new(row, "ingest_batches");
+                Ok((
+                    c.text("batch")?,
+                    c.parse_optional("first_close", Month::parse)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The number after the highest invoice number ever issued, or `start`.
+    pub async fn next_invoice_number(&self, start: u32) -> DbResult<u32> {
+        let row = sqlx::query("SELECT MAX(invoice_no) AS last FROM invoices")
+            .fetch_one(self.pool())
+            .await?;
+        let last = Cells::new(&row, "invoices").optional_text("last")?;
+        Ok(last
+            .and_then(|n| n.parse::<u32>().ok())
+            .map_or(start, |n| (n + 1).max(start)))
+    }
+
+    /// The invoices of a closed month.
+    pub async fn invoices_of(&self, month: Month) -> DbResult<Vec<InvoiceRecord>> {
+        let rows = sqlx::query(
+            "SELECT invoice_no, partner_code, subtotal, tax, total, status FROM invoices \
+             WHERE closing_month = $1 ORDER BY invoice_no",
+        )
+        .bind(month.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Cells::new(row, "invoices");
+                Ok(InvoiceRecord {
+                    invoice_no: c.text("invoice_no")?,
+                    partner_code: c.text("partner_code")?,
+                    subtotal: c.int("subtotal")?,
+                    tax: c.int("tax")?,
+                    total: c.int("total")?,
+                    status: c.text("status")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Commit a close: its record, its invoices, and the batches it saw first — one
+    /// transaction, the close's commit point.
+    pub async fn commit_close(
+        &self,
+        month: Month,
+        issue_date: chrono::NaiveDate,
+        invoices: &[InvoiceRecord],
+        batches: &[String],
+    ) -> DbResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO closes (closing_month, issue_date, committed_at) VALUES ($1, $2, $3)",
+        )
+        .bind(month.to_string())
+        .bind(issue_date.to_string())
+        .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true))
+        .execute(&mut *tx)
+        .await?;
+        self.insert_rows(
+            &mut tx,
+            "invoices",
+            &[
+                "invoice_no",
+                "closing_month",
+                "partner_code",
+                "issue_date",
+                "subtotal",
+                "tax",
+                "total",
+                "status",
+            ],
+            invoices.iter().map(|i| {
+                vec![
+                    text(&i.invoice_no),
+                    text(month),
+                    text(&i.partner_code),
+                    text(issue_date),
+                    Cell::Int(i.subtotal),
+                    Cell::Int(i.tax),
+                    Cell::Int(i.total),
+                    text(&i.status),
+                ]
+            }),
+        )
+        .await?;
+        for batch in batches {
+            sqlx::query("UPDATE ingest_batches SET first_close = $1 WHERE batch = $2 AND first_close IS NULL")
+                .bind(month.to_string())
+                .bind(batch)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

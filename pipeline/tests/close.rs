@@ -1,0 +1,294 @@
+//! The close on the guide's own statement (`data/guide-statement`): imported, ingested and
+//! closed, it gives every figure of `expected.json` — on SQLite and PostgreSQL.
+
+use arrow_array::{Array, Decimal128Array, Int64Array, RecordBatch, StringArray};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pipeline::close::{close_month, CloseError, CloseSettings};
+use pipeline::db::Database;
+use pipeline::domain::{Month, Parse};
+use pipeline::lake::Location;
+use pipeline::testing::{files_under, ScratchDatabase};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn guide() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
+}
+
+const SETTINGS: CloseSettings = CloseSettings {
+    invoice_number_start: 1_700_000,
+    payment_day: 25,
+};
+
+fn may() -> Month {
+    Month::parse("2023-05").unwrap()
+}
+
+struct Closed {
+    db: Database,
+    lake: Location,
+    lake_dir: tempfile::TempDir,
+    _scratch: ScratchDatabase,
+}
+
+impl Closed {
+    /// The guide's statement imported and ingested (not yet closed).
+    async fn ingested(scratch: ScratchDatabase) -> Closed {
+        eprintln!("on {}", scratch.url);
+        let db = Database::connect(&scratch.url).await.unwrap();
+        let lake_dir = tempfile::tempdir().unwrap();
+        let lake = Location::open(&format!("file://{}", lake_dir.path().display())).unwrap();
+        let incoming =
+            Location::open(&format!("file://{}", guide().join("incoming").display())).unwrap();
+        pipeline::master::import_master(&db, &lake, &guide().join("master"))
+            .await
+            .unwrap();
+        pipeline::master::import_adjustments(&db, &guide().join("adjustments-2023-05.csv"))
+            .await
+            .unwrap();
+        pipeline::ingest::ingest(&db, &lake, &incoming, None, &())
+            .await
+            .unwrap();
+        Closed {
+            db,
+            lake,
+            lake_dir,
+            _scratch: scratch,
+        }
+    }
+
+    fn table(&self, name: &str) -> Vec<RecordBatch> {
+        files_under(&self.lake_dir.path().join(name))
+            .into_values()
+            .flat_map(|bytes| {
+                ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+                    .unwrap()
+                    .build()
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
+    let array: &StringArray = batch
+        .column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref()
+        .unwrap();
+    array.is_valid(row).then(|| array.value(row).to_owned())
+}
+
+fn int(batch: &RecordBatch, column: &str, row: usize) -> Option<i64> {
+    let array: &Int64Array = batch
+        .column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref()
+        .unwrap();
+    array.is_valid(row).then(|| array.value(row))
+}
+
+fn decimal(batch: &RecordBatch, column: &str, row: usize) -> Decimal {
+    let array: &Decimal128Array = batch
+        .column_by_name(column)
+        .unwrap()
+        .as_any()
+        .downcast_ref()
+        .unwrap();
+    Decimal::from_i128_with_scale(array.value(row), array.scale() as u32)
+}
+
+fn expected() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(guide().join("expected.json")).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_guides_statement_closes_to_every_figure_of_expected_json() {
+    let expected = expected();
+    for scratch in ScratchDatabase::each().await {
+        let closed = Closed::ingested(scratch).await;
+        let report = close_month(&closed.db, &closed.lake, SETTINGS, may())
+            .await
+            .unwrap();
+        assert!(!report.already_closed);
+
+        // 支払合計: every item of both partners, all titles.
+        let totals = closed.table("payment_totals");
+        let mut seen = 0;
+        for batch in &totals {
+            for row in 0..batch.num_rows() {
+                if text(batch, "title_code", row).is_some() {
+                    continue;
+                }
+                let partner = text(batch, "partner_code", row).unwrap();
+                let want = &expected["payment_totals"][&partner];
+                for (item, value) in want.as_object().unwrap() {
+                    assert_eq!(int(batch, item, row), value.as_i64(), "{partner} {item}");
+                }
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 2, "one all-titles statement per partner");
+        assert_eq!(
+            report.totals[&pipeline::domain::PartnerCode::parse("229999000").unwrap()].pay,
+            83_188
+        );
+
+        // 支払明細: every line of the guide, refunds rounded half-up.
+        let payments = closed.table("payment_details");
+        let mut lines = Vec::new();
+        for batch in &payments {
+            for row in 0..batch.num_rows() {
+                lines.push((
+                    text(batch, "keychip_id", row).unwrap(),
+                    text(batch, "product_name", row).unwrap(),
+                    text(batch, "payment_method", row),
+                    int(batch, "count", row).unwrap(),
+                    decimal(batch, "refund_unit_price", row).normalize(),
+                    int(batch, "refund_amount", row).unwrap(),
+                ));
+            }
+        }
+        let want: Vec<_> = expected["payment_details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["keychip_id"].as_str().unwrap().to_owned(),
+                    l["product_name"].as_str().unwrap().to_owned(),
+                    l["payment_method"].as_str().map(str::to_owned),
+                    l["count"].as_i64().unwrap(),
+                    l["refund_unit_price"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<Decimal>()
+                        .unwrap()
+                        .normalize(),
+                    l["refund_amount"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        for line in &want {
+            assert!(lines.contains(line), "missing payment detail {line:?}");
+        }
+        assert_eq!(lines.len(), want.len());
+
+        // 請求書: one invoice, 34,220 + 3,422; none for the partner with nothing billed.
+        let invoices = closed.table("invoices");
+        assert_eq!(invoices.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        let invoice = &expected["invoices"][0];
+        assert_eq!(
+            text(&invoices[0], "invoice_no", 0).as_deref(),
+            invoice["invoice_no"].as_str()
+        );
+        assert_eq!(
+            text(&invoices[0], "partner_code", 0).as_deref(),
+            invoice["partner_code"].as_str()
+        );
+        for item in ["subtotal", "tax", "total"] {
+            assert_eq!(int(&invoices[0], item, 0), invoice[item].as_i64(), "{item}");
+        }
+        assert_eq!(report.invoices.len(), 1);
+        let billing = closed.table("billing_details");
+        assert_eq!(int(&billing[0], "count", 0), Some(461));
+        assert_eq!(int(&billing[0], "amount", 0), Some(9_220));
+        assert_eq!(
+            text(&billing[0], "invoice_no", 0).as_deref(),
+            Some("1700000")
+        );
+        let adjustments = closed.table("adjustments");
+        assert_eq!(
+            text(&adjustments[0], "invoice_no", 0).as_deref(),
+            Some("1700000")
+        );
+
+        // 参考情報.
+        let reference = closed.table("reference_info");
+        let rows: Vec<(String, i64, i64)> = reference
+            .iter()
+            .flat_map(|b| {
+                (0..b.num_rows()).map(move |r| {
+                    (
+                        text(b, "product_name", r).unwrap(),
+                        int(b, "count", r).unwrap(),
+                        int(b, "amount", r).unwrap(),
+                    )
+                })
+            })
+            .collect();
+        assert!(
+            rows.contains(&("馬蹄石500個(電子マネー)".to_owned(), 4, 2_000)),
+            "{rows:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn closes_run_in_sequence_and_a_closed_month_changes_nothing() {
+    for scratch in ScratchDatabase::each().await {
+        let closed = Closed::ingested(scratch).await;
+        let first = close_month(&closed.db, &closed.lake, SETTINGS, may())
+            .await
+            .unwrap();
+        let lake = files_under(closed.lake_dir.path());
+        let again = close_month(&closed.db, &closed.lake, SETTINGS, may())
+            .await
+            .unwrap();
+        assert!(again.already_closed);
+        assert_eq!(again.invoices, first.invoices);
+        assert!(
+            files_under(closed.lake_dir.path()) == lake,
+            "nothing changed"
+        );
+        let july = Month::parse("2023-07").unwrap();
+        match close_month(&closed.db, &closed.lake, SETTINGS, july).await {
+            Err(CloseError::OutOfSequence { expected, .. }) => {
+                assert_eq!(expected.to_string(), "2023-06")
+            }
+            other => panic!("expected a refusal naming 2023-06, got {other:?}"),
+        }
+        let june = close_month(
+            &closed.db,
+            &closed.lake,
+            SETTINGS,
+            Month::parse("2023-06").unwrap(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            june.invoices.is_empty(),
+            "nothing new to bill in June: May's events were billed once"
+        );
+        let slips = guide().join("adjustments-2023-05.csv");
+        assert!(
+            pipeline::master::import_adjustments(&closed.db, &slips)
+                .await
+                .is_ok(),
+            "the same slip again is a no-op"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_same_inputs_close_to_byte_identical_tables() {
+    let mut lakes = Vec::new();
+    for scratch in ScratchDatabase::each().await {
+        let closed = Closed::ingested(scratch).await;
+        close_month(&closed.db, &closed.lake, SETTINGS, may())
+            .await
+            .unwrap();
+        let tables: Vec<_> = files_under(closed.lake_dir.path())
+            .into_iter()
+            .filter(|(p, _)| p.to_string_lossy().contains("closing_month="))
+            .collect();
+        assert_eq!(tables.len(), 7);
+        lakes.push(tables);
+    }
+    assert!(lakes[0] == lakes[1]);
+}
