@@ -1,7 +1,7 @@
 //! The statement tables of a close as the lake holds them (`lake.md`, "Statement tables"):
 //! `<table>/closing_month=M/part-0.parquet`, rows in the order of their keys, names copied in.
 
-use super::statements::{Invoice, Statements};
+use super::statements::{Invoice, Place, Statements};
 use crate::domain::{MasterData, Month};
 use crate::lake::{Cell, Kind, LakeResult, Location, Table};
 use chrono::NaiveDate;
@@ -48,6 +48,49 @@ impl Names<'_> {
             .map(|t| t.name.to_string())
             .unwrap_or_default()
     }
+}
+
+impl Names<'_> {
+    /// The leading cells of 支払明細 and 参考情報: where, which title, which product.
+    fn product_cells(
+        &self,
+        place: &Place,
+        title: &crate::domain::TitleCode,
+        product_name: &crate::domain::Text,
+        category: &crate::domain::Text,
+    ) -> Vec<Cell> {
+        vec![
+            text(&place.partner),
+            text(self.partner(&place.partner)),
+            text(&place.store),
+            text(self.store(&place.store)),
+            text(place.play_month),
+            text(&place.keychip),
+            text(title),
+            text(self.title(title)),
+            text(product_name),
+            text(category),
+        ]
+    }
+}
+
+/// The columns of 支払明細 and 参考情報: those of [`Names::product_cells`], then `rest`.
+fn product_columns(rest: &[(&'static str, Kind, bool)]) -> Vec<(&'static str, Kind, bool)> {
+    use Kind::*;
+    let mut columns = vec![
+        ("partner_code", Text, false),
+        ("partner_name", Text, false),
+        ("store_code", Text, false),
+        ("store_name", Text, false),
+        ("play_month", Text, false),
+        ("keychip_id", Text, false),
+        ("title_code", Text, false),
+        ("title_name", Text, false),
+        ("product_name", Text, false),
+        ("category", Text, false),
+    ];
+    columns.extend_from_slice(rest);
+    columns
 }
 
 /// The lake path of `table` for the close of `month`.
@@ -155,37 +198,17 @@ pub async fn write(
         ]);
     }
 
-    let mut payments = Table::new(&[
-        ("partner_code", Text, false),
-        ("partner_name", Text, false),
-        ("store_code", Text, false),
-        ("store_name", Text, false),
-        ("play_month", Text, false),
-        ("keychip_id", Text, false),
-        ("title_code", Text, false),
-        ("title_name", Text, false),
-        ("product_name", Text, false),
-        ("category", Text, false),
+    let mut payments = Table::new(&product_columns(&[
         ("payment_method", Text, true),
         ("count", Int, false),
         ("unit_price", Decimal, true),
         ("amount", Int, true),
         ("refund_unit_price", Decimal, false),
         ("refund_amount", Int, false),
-    ]);
+    ]));
     for d in &statements.payments {
-        let p = &d.place;
-        payments.push(vec![
-            text(&p.partner),
-            text(names.partner(&p.partner)),
-            text(&p.store),
-            text(names.store(&p.store)),
-            text(p.play_month),
-            text(&p.keychip),
-            text(&d.title),
-            text(names.title(&d.title)),
-            text(&d.product_name),
-            text(&d.category),
+        let mut row = names.product_cells(&d.place, &d.title, &d.product_name, &d.category);
+        row.extend([
             optional(d.method),
             int(d.count),
             Cell::Decimal(d.unit_price.map(Exact::from)),
@@ -193,40 +216,22 @@ pub async fn write(
             decimal(d.refund_unit_price),
             int(d.refund_amount),
         ]);
+        payments.push(row);
     }
 
-    let mut reference = Table::new(&[
-        ("partner_code", Text, false),
-        ("partner_name", Text, false),
-        ("store_code", Text, false),
-        ("store_name", Text, false),
-        ("play_month", Text, false),
-        ("keychip_id", Text, false),
-        ("title_code", Text, false),
-        ("title_name", Text, false),
-        ("product_name", Text, false),
-        ("category", Text, false),
+    let mut reference = Table::new(&product_columns(&[
         ("count", Int, false),
         ("unit_price", Decimal, false),
         ("amount", Int, false),
-    ]);
+    ]));
     for r in &statements.reference {
-        let p = &r.place;
-        reference.push(vec![
-            text(&p.partner),
-            text(names.partner(&p.partner)),
-            text(&p.store),
-            text(names.store(&p.store)),
-            text(p.play_month),
-            text(&p.keychip),
-            text(&r.title),
-            text(names.title(&r.title)),
-            text(&r.product_name),
-            text(&r.category),
+        let mut row = names.product_cells(&r.place, &r.title, &r.product_name, &r.category);
+        row.extend([
             int(r.count),
             decimal(Exact::from(r.unit_price)),
             int(r.amount),
         ]);
+        reference.push(row);
     }
 
     let item_columns = [
