@@ -3,25 +3,10 @@
 
 use super::statements::{Invoice, Place, Statements};
 use crate::domain::{MasterData, Month};
+use crate::lake::cells::{decimal, int, optional, text};
 use crate::lake::{Cell, Kind, LakeResult, Location, Table};
 use chrono::NaiveDate;
 use rust_decimal::Decimal as Exact;
-
-fn text(value: impl ToString) -> Cell {
-    Cell::Text(Some(value.to_string()))
-}
-
-fn optional(value: Option<impl ToString>) -> Cell {
-    Cell::Text(value.map(|v| v.to_string()))
-}
-
-fn int(value: i64) -> Cell {
-    Cell::Int(Some(value))
-}
-
-fn decimal(value: Exact) -> Cell {
-    Cell::Decimal(Some(value))
-}
 
 /// The names the tables copy in.
 struct Names<'a>(&'a MasterData);

@@ -11,7 +11,7 @@ mod parquet_file;
 mod table;
 
 pub use parquet_file::{ParquetFile, ParquetSink};
-pub use table::{Cell, Kind, Table};
+pub use table::{cells, Cell, Kind, Table};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};

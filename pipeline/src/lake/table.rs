@@ -31,6 +31,28 @@ pub enum Cell {
     Decimal(Option<Decimal>),
 }
 
+/// Constructors of non-null cells, as the tables' rows are written.
+pub mod cells {
+    use super::Cell;
+    use rust_decimal::Decimal;
+
+    pub fn text(value: impl ToString) -> Cell {
+        Cell::Text(Some(value.to_string()))
+    }
+
+    pub fn optional(value: Option<impl ToString>) -> Cell {
+        Cell::Text(value.map(|v| v.to_string()))
+    }
+
+    pub fn int(value: i64) -> Cell {
+        Cell::Int(Some(value))
+    }
+
+    pub fn decimal(value: Decimal) -> Cell {
+        Cell::Decimal(Some(value))
+    }
+}
+
 pub const DECIMAL_SCALE: i8 = 4;
 
 enum Builder {

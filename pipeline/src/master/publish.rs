@@ -2,15 +2,8 @@
 //! that analysts can join events to them.
 
 use crate::domain::MasterData;
+use crate::lake::cells::{optional, text};
 use crate::lake::{Cell, Kind, LakeResult, Location, Table};
-
-fn text(value: impl ToString) -> Cell {
-    Cell::Text(Some(value.to_string()))
-}
-
-fn optional(value: Option<impl ToString>) -> Cell {
-    Cell::Text(value.map(|v| v.to_string()))
-}
 
 /// Write every master table of `master` to `lake`, replacing what was there.
 pub async fn publish_master(master: &MasterData, lake: &Location) -> LakeResult<()> {
