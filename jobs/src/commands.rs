@@ -1,8 +1,8 @@
 //! The commands: configuration, database, ledger, and the call into the pipeline.
 
-use crate::{AdjustmentsCommand, Cli, Command, MasterCommand};
+use crate::{AdjustmentsCommand, Cli, Command, InvoiceCommand, MasterCommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use pipeline::close::{self, CloseError, CloseReport, CloseSettings};
+use pipeline::close::CloseError;
 use pipeline::config::Settings;
 use pipeline::db::Database;
 use pipeline::ingest::{self, FileOutcome, FileReport, IngestError, IngestReport};
@@ -68,24 +68,11 @@ impl From<ImportError> for Failure {
 impl From<CloseError> for Failure {
     fn from(error: CloseError) -> Self {
         match error {
-            CloseError::OutOfSequence { .. } => Failure::Invalid(error.to_string()),
+            CloseError::OutOfSequence { .. } | CloseError::Refused(_) => {
+                Failure::Invalid(error.to_string())
+            }
             e => Failure::Failed(e.into()),
         }
-    }
-}
-
-impl Recorded for CloseReport {
-    fn counts(&self) -> String {
-        if self.already_closed {
-            return format!("{} was already closed: nothing changed", self.month);
-        }
-        let paid: i64 = self.totals.values().map(|t| t.pay).sum();
-        let billed: i64 = self.invoices.iter().map(|i| i.total).sum();
-        format!(
-            "{} invoices ({billed} yen), {} payment statements ({paid} yen)",
-            self.invoices.len(),
-            self.totals.len()
-        )
     }
 }
 
@@ -166,7 +153,25 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let incoming = incoming.unwrap_or_else(|| settings.incoming_url.clone());
             run_ingest(&settings, &incoming, date).await
         }
-        Command::Close { month } => run_close(&settings, month).await,
+        Command::Close {
+            month,
+            dry_run,
+            reissue,
+        } => match (dry_run, reissue) {
+            (true, _) => crate::closing::preview(&settings, month).await,
+            (false, Some(partner)) => crate::closing::reissue(&settings, month, &partner).await,
+            (false, None) => crate::closing::close(&settings, month).await,
+        },
+        Command::Refresh => crate::closing::refresh(&settings).await,
+        Command::Invoice {
+            command: InvoiceCommand::Void { number, reason },
+        } => crate::closing::void(&settings, &number, &reason).await,
+        Command::Export(args) => crate::reading::export(&settings, args).await,
+        Command::Query {
+            sql,
+            format,
+            output,
+        } => crate::reading::query(&settings, &sql, format, output.as_deref()).await,
         Command::Runs { limit } => {
             let db = connect(&settings).await?;
             print_runs(&db, limit).await
@@ -252,32 +257,6 @@ pub async fn run_ingest(
         Some(failure) => Err(Failure::Failed(anyhow::anyhow!(failure))),
         None => Ok(()),
     }
-}
-
-/// `kakin close`, also the demo's close step: prints each partner's invoice total and PAY.
-pub async fn run_close(settings: &Settings, month: pipeline::domain::Month) -> Result<(), Failure> {
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
-    let close_settings = CloseSettings {
-        invoice_number_start: settings.invoice_number_start,
-        payment_day: settings.payment_day,
-    };
-    let job = close::close_month(&db, &lake, close_settings, month);
-    let report = ledgered(&db, "close", &month.to_string(), job).await?;
-    if report.already_closed {
-        println!("{month} is already closed; its invoices:");
-    } else {
-        println!("closed {month}: {}", report.counts());
-    }
-    for invoice in &report.invoices {
-        println!(
-            "  請求書 {} {}: {} + tax {} = {} yen",
-            invoice.invoice_no, invoice.partner_code, invoice.subtotal, invoice.tax, invoice.total
-        );
-    }
-    for (partner, totals) in &report.totals {
-        println!("  支払合計 {partner}: お支払合計金額 {} yen", totals.pay);
-    }
-    Ok(())
 }
 
 /// A progress bar over the delivered files on a terminal; one plain line per file either way.

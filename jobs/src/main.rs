@@ -4,8 +4,10 @@
 //! Exit status: 0 success; 1 the job failed; 2 bad usage, bad configuration, or an import with
 //! any invalid row (every problem listed, nothing applied).
 
+mod closing;
 mod commands;
 mod demo;
+mod reading;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -53,6 +55,31 @@ enum Command {
     Close {
         #[arg(value_parser = parse_month)]
         month: pipeline::domain::Month,
+        /// Compute every total through the close's own code and print them beside the previous
+        /// close's; write nothing, take no number.
+        #[arg(long)]
+        dry_run: bool,
+        /// Reissue PARTNER's voided invoice of the closed month, re-priced as things are now.
+        #[arg(long, value_name = "PARTNER", conflicts_with = "dry_run")]
+        reissue: Option<String>,
+    },
+    /// The open months' month-to-date tables under provisional/, up to yesterday (JST).
+    Refresh,
+    /// Invoices: void one.
+    Invoice {
+        #[command(subcommand)]
+        command: InvoiceCommand,
+    },
+    /// The billing site's CSV downloads (lake.md, "CSV exports").
+    Export(reading::ExportArgs),
+    /// SQL over every lake table by name (polars SQL).
+    Query {
+        sql: String,
+        #[arg(long, value_enum, default_value_t = reading::Format::Table)]
+        format: reading::Format,
+        /// Write to FILE instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// The job ledger: each run, its arguments, start, end, outcome and counts.
     Runs {
@@ -65,6 +92,16 @@ enum Command {
 enum MasterCommand {
     /// Import the master data files of DIR in one transaction.
     Import { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum InvoiceCommand {
+    /// Void an issued invoice: it stays, marked VOID with the reason; its number is not reused.
+    Void {
+        number: String,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +127,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if std::env::var_os("POLARS_FMT_MAX_ROWS").is_none() {
+        // `kakin query` prints up to 100 rows on a terminal (before any thread starts).
+        std::env::set_var("POLARS_FMT_MAX_ROWS", "100");
+    }
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let outcome = runtime.block_on(commands::run(cli));
     match outcome {

@@ -106,6 +106,16 @@ async fn a_killed_close_takes_no_number_and_its_rerun_writes_the_same_bytes() {
         let out = killed.run(&["close", "2023-05"], Some("close-before-commit"));
         assert!(!out.status.success(), "the failpoint kills the close");
         assert!(!killed.closes().is_empty(), "its files were put in place");
+        let count = "SELECT COUNT(*) AS n FROM billing_details";
+        let shown = killed.run(&["query", count, "--format", "csv"], None);
+        assert_eq!(
+            stdout(&shown),
+            "n\n0\n",
+            "{}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        let listed = killed.run(&["export", "invoices"], None);
+        assert_eq!(stdout(&listed).lines().count(), 1, "the header alone");
         let rerun = killed.run(&["close", "2023-05"], None);
         assert!(rerun.status.success());
         assert!(
@@ -124,4 +134,64 @@ async fn a_killed_close_takes_no_number_and_its_rerun_writes_the_same_bytes() {
             stdout(&again)
         );
     }
+}
+
+#[tokio::test]
+async fn finance_and_analysts_read_the_close() {
+    let site = Site::new(ScratchDatabase::sqlite());
+    let preview = site.run(&["close", "2023-05", "--dry-run"], None);
+    assert!(preview.status.success());
+    let printed = stdout(&preview);
+    let line = printed
+        .lines()
+        .find(|l| l.starts_with("229999000"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(
+        line,
+        ["229999000", "37642", "-", "+37642", "83188", "-", "+83188"]
+    );
+    assert!(site.closes().is_empty(), "a dry run writes nothing");
+    assert!(site.run(&["close", "2023-05"], None).status.success());
+
+    let sql = "SELECT partner_code, pay FROM payment_totals WHERE title_code IS NULL ORDER BY partner_code";
+    let out = site.run(&["query", sql, "--format", "csv"], None);
+    assert_eq!(
+        stdout(&out),
+        "partner_code,pay\n229999000,83188\n229999001,2473\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = site.run(&["query", sql], None);
+    assert!(stdout(&table).contains("83188"), "{}", stdout(&table));
+
+    let file = site.dir.path().join("billing.csv");
+    let out = site.run(
+        &[
+            "export",
+            "billing",
+            "--encoding",
+            "cp932",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&file).unwrap();
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
+    assert!(!bad);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("請求書発行月,取引先コード,取引先名,店舗名,プレイ年月,個体識別番号,ALL.Net区分,品名,課金名,回数,単価,金額")
+    );
+    assert!(lines.any(|l| l.contains("2023年05月") && l.ends_with(",461,20,9220")));
+
+    let bad = site.run(&["export", "billing", "--match", "品番=x"], None);
+    assert_eq!(bad.status.code(), Some(2), "an unknown column is bad usage");
 }

@@ -2,7 +2,9 @@
 //!
 //! The library is named by its stages. [`domain`] holds the types every value is parsed into
 //! (no I/O); [`sheet`] reads the CSV files people and collectors hand in; [`db`] is the ledger
-//! database (SQLite or PostgreSQL); [`master`] imports master data and adjustment slips.
+//! database (SQLite or PostgreSQL); [`master`] imports master data and adjustment slips;
+//! [`ingest`] takes the collectors' logs into the [`lake`]; [`close`] turns a month of them into
+//! statements; [`export`] and [`query`] are how finance and analysts read them.
 //! [`config`] is the configuration every command reads. The `kakin` binary (crate `jobs`)
 //! turns commands into calls of these stages; the library never knows the binary.
 
@@ -10,9 +12,11 @@ pub mod close;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod export;
 pub mod ingest;
 pub mod lake;
 pub mod master;
+pub mod query;
 pub mod sheet;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -287,7 +287,7 @@ async fn the_same_inputs_close_to_byte_identical_tables() {
             .into_iter()
             .filter(|(p, _)| p.to_string_lossy().contains("closing_month="))
             .collect();
-        assert_eq!(tables.len(), 7);
+        assert_eq!(tables.len(), 10);
         lakes.push(tables);
     }
     assert!(lakes[0] == lakes[1]);

@@ -7,7 +7,7 @@
 mod logs;
 mod network;
 
-use crate::commands::{connect, ledgered, open, run_close, run_ingest, Failure};
+use crate::commands::{connect, ledgered, open, run_ingest, Failure};
 use chrono::{Datelike, Utc};
 use pipeline::config::Settings;
 use pipeline::domain::{Month, Parse};
@@ -73,7 +73,7 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<(), Failure> {
     println!("adjustments import: {report}");
     let incoming = format!("file://{}", path(&args.dir.join("incoming")));
     run_ingest(settings, &incoming, None).await?;
-    run_close(settings, month).await?;
+    crate::closing::close(settings, month).await?;
     println!("database: {}", settings.database_url);
     println!("lake: {}", settings.lake_url);
     println!("key-chip logs delivered to: {incoming}");

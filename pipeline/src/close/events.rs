@@ -30,12 +30,14 @@ pub struct DailyPurchases {
     pub quantity: i64,
 }
 
-/// The plays and purchases billed by the close of `month`, from the lake at `root`.
-/// `batches` are the committed batches with the first close that saw each.
+/// The plays and purchases billed by the close of `month`, from the lake at `root`, with play
+/// dates up to `until`. `batches` are the committed batches with the first close that saw (or
+/// will see) each.
 pub fn billed(
     root: &Path,
     month: Month,
-    batches: &[(String, Option<Month>)],
+    until: NaiveDate,
+    batches: &[(String, Month)],
 ) -> PolarsResult<(Vec<DailyPlays>, Vec<DailyPurchases>)> {
     let seen = DataFrame::new_infer_height(vec![
         Column::new(
@@ -46,11 +48,11 @@ pub fn billed(
             "first_close".into(),
             batches
                 .iter()
-                .map(|(_, m)| m.unwrap_or(month).to_string())
+                .map(|(_, m)| m.to_string())
                 .collect::<Vec<_>>(),
         ),
     ])?;
-    let plays = match billed_rows(root, "plays", "play_date", month, &seen)? {
+    let plays = match billed_rows(root, "plays", "play_date", month, until, &seen)? {
         None => Vec::new(),
         Some(rows) => {
             let daily = rows
@@ -77,7 +79,7 @@ pub fn billed(
                 .collect()
         }
     };
-    let purchases = match billed_rows(root, "purchases", "purchase_date", month, &seen)? {
+    let purchases = match billed_rows(root, "purchases", "purchase_date", month, until, &seen)? {
         None => Vec::new(),
         Some(rows) => {
             let keys = [
@@ -128,6 +130,7 @@ fn billed_rows(
     table: &str,
     date_column: &str,
     month: Month,
+    until: NaiveDate,
     seen: &DataFrame,
 ) -> PolarsResult<Option<LazyFrame>> {
     let dir = root.join(table);
@@ -148,7 +151,8 @@ fn billed_rows(
     let billed_now = first_close
         .eq(lit(month_text.clone()))
         .and(play_month.clone().lt_eq(lit(month_text.clone())))
-        .or(play_month.eq(lit(month_text)));
+        .or(play_month.eq(lit(month_text)))
+        .and(col(date_column).lt_eq(lit(until.to_string())));
     let rows = LazyFrame::scan_parquet(PlRefPath::new(glob), args)?
         .join(
             seen.clone().lazy(),

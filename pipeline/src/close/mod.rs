@@ -1,6 +1,7 @@
 //! The month-end close (`statements.md`, "The close"): bill every accepted event that no
 //! earlier close billed and whose play date is on or before the last day of the month, compute
-//! the statement tables, number the invoices, and commit.
+//! the statement tables, number the invoices, and commit. The month to date (`kakin refresh`)
+//! and the preview (`kakin close --dry-run`) are the same computation, stopped earlier.
 //!
 //! Commit protocol: the tables are computed (invoice numbers included, from the database as
 //! it stands), written to the lake under their final names, and then one database transaction
@@ -9,31 +10,42 @@
 //! again, which writes the same bytes.
 
 mod events;
+mod reissue;
 mod statements;
 mod tables;
 
-pub use statements::{payment_totals, PaymentDetail, PaymentTotals, Rates, Statements};
+pub use reissue::{reissue, void_invoice, ReissueReport};
+pub use statements::{
+    attribute, payment_totals, statements, BillingDetail, Invoice, InvoiceLine, PaymentDetail,
+    PaymentFigures, PaymentTotals, Place, PlacedDay, Rates, ReferenceRow, Statements, Usage,
+};
+pub use tables::{path as table_path, Area, INVOICE_TABLES, STATEMENT_TABLES};
 
 use crate::db::{Database, DbError, InvoiceRecord};
-use crate::domain::{Month, PartnerCode};
+use crate::domain::{MasterData, Month, Parse, PartnerCode};
 use crate::lake::{LakeError, Location};
 use chrono::{Datelike, NaiveDate};
 use std::collections::BTreeMap;
+use tables::StatementDates;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloseError {
     #[error("closes run in sequence: the month to close is {expected}, not {asked}")]
     OutOfSequence { expected: Month, asked: Month },
-    #[error("accepted events that no store held (fix the master data first):\n{}", .0.join("\n"))]
-    Unattributed(Vec<String>),
+    #[error("accepted events that cannot be billed (fix the master data first):\n{}", .0.join("\n"))]
+    Unbillable(Vec<String>),
     #[error("{0}")]
     Rates(String),
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("lake: {0}")]
     Lake(#[from] LakeError),
     #[error("reading the lake: {0}")]
     Polars(#[from] polars::error::PolarsError),
+    #[error("rewriting a table: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
 }
 
 /// What the close settles on: the first invoice number and the day payments are made.
@@ -41,6 +53,16 @@ pub enum CloseError {
 pub struct CloseSettings {
     pub invoice_number_start: u32,
     pub payment_day: u32,
+}
+
+impl CloseSettings {
+    /// The issue date (the first day of M + 1) and the payment date (`payment_day` of M + 1).
+    fn dates(&self, month: Month) -> StatementDates {
+        let issue = month.next().first_day();
+        let payment = NaiveDate::from_ymd_opt(issue.year(), issue.month(), self.payment_day)
+            .expect("payment_day is a day of every month");
+        StatementDates { issue, payment }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,39 +75,37 @@ pub struct CloseReport {
     pub totals: BTreeMap<PartnerCode, PaymentTotals>,
 }
 
-/// `kakin close YYYY-MM`.
-pub async fn close_month(
+/// The close of a month as computed, before anything is written.
+struct Computed {
+    master: MasterData,
+    statements: Statements,
+    /// The committed batches this computation saw for the first time.
+    new_batches: Vec<String>,
+}
+
+/// Compute the statements of `month` from the lake as it stands. The batches no close has
+/// seen yet count as first seen by `first_open` (the month the next close is for); only the
+/// play dates up to `until` are billed.
+async fn compute(
     db: &Database,
     lake: &Location,
-    settings: CloseSettings,
+    first_invoice_number: u32,
     month: Month,
-) -> Result<CloseReport, CloseError> {
-    match db.last_closed_month().await? {
-        Some(last) if month <= last => {
-            let invoices = db.invoices_of(month).await?;
-            return Ok(CloseReport {
-                month,
-                already_closed: true,
-                invoices,
-                totals: BTreeMap::new(),
-            });
-        }
-        Some(last) if month != last.next() => {
-            return Err(CloseError::OutOfSequence {
-                expected: last.next(),
-                asked: month,
-            })
-        }
-        _ => {}
-    }
+    first_open: Month,
+    until: NaiveDate,
+) -> Result<Computed, CloseError> {
     let master = db.master_data().await?;
     let rates = Rates::on(&master, month.last_day()).map_err(CloseError::Rates)?;
     let batches = db.committed_batches().await?;
+    let seen: Vec<(String, Month)> = batches
+        .iter()
+        .map(|(batch, first)| (batch.clone(), first.unwrap_or(first_open)))
+        .collect();
     let local = lake.local_copy(&["plays/", "purchases/"]).await?;
     // polars runs its own runtime: it reads on a thread outside ours.
     let (plays, purchases) = std::thread::scope(|scope| {
         scope
-            .spawn(|| events::billed(local.root(), month, &batches))
+            .spawn(|| events::billed(local.root(), month, until, &seen))
             .join()
     })
     .expect("reading the lake does not panic")?;
@@ -95,51 +115,259 @@ pub async fn close_month(
         .into_iter()
         .filter(|s| s.adjusted_month == month)
         .collect();
+    let days = attribute(&master, &plays, &purchases).map_err(CloseError::Unbillable)?;
+    let statements = statements(&master, rates, &days, slips, first_invoice_number)
+        .map_err(CloseError::Unbillable)?;
+    let new_batches = batches
+        .into_iter()
+        .filter(|(_, first)| first.is_none())
+        .map(|(batch, _)| batch)
+        .collect();
+    Ok(Computed {
+        master,
+        statements,
+        new_batches,
+    })
+}
+
+/// Where `month` stands in the sequence of closes: closed already (with its invoices), or
+/// the next to close.
+async fn sequence(db: &Database, month: Month) -> Result<Option<CloseReport>, CloseError> {
+    match db.last_closed_month().await? {
+        Some(last) if month <= last => Ok(Some(CloseReport {
+            month,
+            already_closed: true,
+            invoices: db.invoices_of(month).await?,
+            totals: BTreeMap::new(),
+        })),
+        Some(last) if month != last.next() => Err(CloseError::OutOfSequence {
+            expected: last.next(),
+            asked: month,
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// `kakin close YYYY-MM`.
+pub async fn close_month(
+    db: &Database,
+    lake: &Location,
+    settings: CloseSettings,
+    month: Month,
+) -> Result<CloseReport, CloseError> {
+    if let Some(closed) = sequence(db, month).await? {
+        return Ok(closed);
+    }
     let first_number = db
         .next_invoice_number(settings.invoice_number_start)
         .await?;
-    let statements =
-        statements::statements(&master, rates, &plays, &purchases, slips, first_number)
-            .map_err(CloseError::Unattributed)?;
-
-    let issue_date = month.next().first_day();
-    let payment_date =
-        NaiveDate::from_ymd_opt(issue_date.year(), issue_date.month(), settings.payment_day)
-            .expect("payment_day is a day of every month");
-    tables::write(lake, &master, month, issue_date, payment_date, &statements).await?;
+    let computed = compute(db, lake, first_number, month, month, month.last_day()).await?;
+    let dates = settings.dates(month);
+    let statements = &computed.statements;
+    tables::write(
+        lake,
+        Area::Closed,
+        &computed.master,
+        month,
+        dates,
+        statements,
+    )
+    .await?;
     crate::failpoint("close-before-commit");
-    let invoices: Vec<InvoiceRecord> = statements
-        .invoices
-        .iter()
-        .map(|i| InvoiceRecord {
-            invoice_no: i.invoice_no.clone(),
-            partner_code: i.partner.to_string(),
-            subtotal: i.subtotal,
-            tax: i.tax,
-            total: i.total,
-            status: "ISSUED".into(),
-        })
-        .collect();
-    let new_batches: Vec<String> = batches
-        .into_iter()
-        .filter(|(_, first)| first.is_none())
-        .map(|(b, _)| b)
-        .collect();
-    db.commit_close(month, issue_date, &invoices, &new_batches)
+    let invoices: Vec<InvoiceRecord> = statements.invoices.iter().map(Invoice::record).collect();
+    db.commit_close(month, dates.issue, &invoices, &computed.new_batches)
         .await?;
-    let totals = statements
-        .totals
-        .into_iter()
-        .filter_map(|(partner, rows)| {
-            rows.into_iter()
-                .find(|(t, _)| t.is_none())
-                .map(|(_, t)| (partner, t))
-        })
-        .collect();
+    drop_provisional(lake, month).await?;
     Ok(CloseReport {
         month,
         already_closed: false,
         invoices,
-        totals,
+        totals: all_titles(statements),
     })
+}
+
+fn all_titles(statements: &Statements) -> BTreeMap<PartnerCode, PaymentTotals> {
+    statements
+        .totals
+        .keys()
+        .filter_map(|p| statements.totals_of(p).map(|t| (p.clone(), t.clone())))
+        .collect()
+}
+
+/// One partner's figures in a preview, beside those of the previous close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewRow {
+    pub partner: PartnerCode,
+    pub invoice_total: Option<i64>,
+    pub previous_invoice_total: Option<i64>,
+    pub pay: Option<i64>,
+    pub previous_pay: Option<i64>,
+}
+
+/// `kakin close M --dry-run`: the close computed through the same code, nothing written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub month: Month,
+    /// The month is closed already: its figures are those recorded.
+    pub already_closed: bool,
+    pub invoices: Vec<InvoiceRecord>,
+    pub rows: Vec<PreviewRow>,
+}
+
+/// `kakin close M --dry-run`: compute the close of `month` and compare each partner's invoice
+/// total and PAY with the previous close's. Writes nothing and takes no number.
+pub async fn preview_close(
+    db: &Database,
+    lake: &Location,
+    settings: CloseSettings,
+    month: Month,
+) -> Result<Preview, CloseError> {
+    if let Some(closed) = sequence(db, month).await? {
+        return Ok(Preview {
+            month,
+            already_closed: true,
+            invoices: closed.invoices,
+            rows: Vec::new(),
+        });
+    }
+    let first_number = db
+        .next_invoice_number(settings.invoice_number_start)
+        .await?;
+    let computed = compute(db, lake, first_number, month, month, month.last_day()).await?;
+    let statements = computed.statements;
+    let previous_invoices = db.invoices_of(month.previous()).await?;
+    let previous_pay = previous_pay(lake, month.previous()).await?;
+    let totals = all_titles(&statements);
+    let mut partners: Vec<PartnerCode> = totals
+        .keys()
+        .cloned()
+        .chain(statements.invoices.iter().map(|i| i.partner.clone()))
+        .chain(previous_pay.keys().cloned())
+        .chain(
+            previous_invoices
+                .iter()
+                .filter_map(|i| PartnerCode::parse(&i.partner_code).ok()),
+        )
+        .collect();
+    partners.sort();
+    partners.dedup();
+    let invoice_total = |partner: &PartnerCode| {
+        statements
+            .invoices
+            .iter()
+            .find(|i| &i.partner == partner)
+            .map(|i| i.total)
+    };
+    let previous_invoice_total = |partner: &PartnerCode| {
+        previous_invoices
+            .iter()
+            .find(|i| i.partner_code == partner.as_str() && i.status == "ISSUED")
+            .map(|i| i.total)
+    };
+    let rows = partners
+        .into_iter()
+        .map(|partner| PreviewRow {
+            invoice_total: invoice_total(&partner),
+            previous_invoice_total: previous_invoice_total(&partner),
+            pay: totals.get(&partner).map(|t| t.pay),
+            previous_pay: previous_pay.get(&partner).copied(),
+            partner,
+        })
+        .collect();
+    Ok(Preview {
+        month,
+        already_closed: false,
+        invoices: statements.invoices.iter().map(Invoice::record).collect(),
+        rows,
+    })
+}
+
+/// Each partner's PAY over all titles in the close of `month`, from the lake (none when the
+/// month was not closed).
+async fn previous_pay(
+    lake: &Location,
+    month: Month,
+) -> Result<BTreeMap<PartnerCode, i64>, CloseError> {
+    let path = tables::path(Area::Closed, "payment_totals", month);
+    Ok(match lake.get_batch(&path).await? {
+        Some(totals) => tables::all_titles_pay(&totals),
+        None => BTreeMap::new(),
+    })
+}
+
+/// What a refresh computed for one open month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshReport {
+    pub month: Month,
+    /// The last play date it covers.
+    pub until: NaiveDate,
+    pub totals: BTreeMap<PartnerCode, PaymentTotals>,
+}
+
+/// `kakin refresh`: the month-to-date tables of every open month up to `yesterday` (JST),
+/// under `provisional/`, through the close's own code; provisional tables of months closed
+/// since are dropped.
+pub async fn refresh(
+    db: &Database,
+    lake: &Location,
+    settings: CloseSettings,
+    yesterday: NaiveDate,
+) -> Result<Vec<RefreshReport>, CloseError> {
+    let last_closed = db.last_closed_month().await?;
+    let first_open = last_closed.map_or(Month::of(yesterday), Month::next);
+    for entry in lake.list("provisional/").await? {
+        let closed = provisional_month(&entry.path)
+            .is_some_and(|month| last_closed.is_some_and(|last| month <= last));
+        if closed {
+            lake.delete(&entry.path).await?;
+        }
+    }
+    let mut reports = Vec::new();
+    let mut month = first_open;
+    while month.first_day() <= yesterday {
+        let until = month.last_day().min(yesterday);
+        let computed = compute(
+            db,
+            lake,
+            settings.invoice_number_start,
+            month,
+            first_open,
+            until,
+        )
+        .await?;
+        let mut statements = computed.statements;
+        statements.invoices.clear();
+        let dates = settings.dates(month);
+        tables::write(
+            lake,
+            Area::Provisional,
+            &computed.master,
+            month,
+            dates,
+            &statements,
+        )
+        .await?;
+        reports.push(RefreshReport {
+            month,
+            until,
+            totals: all_titles(&statements),
+        });
+        month = month.next();
+    }
+    Ok(reports)
+}
+
+/// The closing month of a provisional table's path.
+fn provisional_month(path: &str) -> Option<Month> {
+    let (_, rest) = path.split_once("closing_month=")?;
+    Month::parse(rest.split('/').next()?).ok()
+}
+
+/// Drop the month-to-date tables of a month once it is closed.
+async fn drop_provisional(lake: &Location, month: Month) -> Result<(), CloseError> {
+    for table in STATEMENT_TABLES {
+        lake.delete(&tables::path(Area::Provisional, table, month))
+            .await?;
+    }
+    Ok(())
 }

@@ -45,6 +45,33 @@ pub struct Place {
     pub keychip: String,
 }
 
+/// What was played or bought on one key-chip on one day: a charge's plays, or a product's
+/// purchases by one payment method.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Usage {
+    Plays {
+        charge: String,
+    },
+    /// The payment method is unknown only for platform sales read back from a close's
+    /// 参考情報 (which does not split them by method).
+    Purchases {
+        product: String,
+        method: Option<PaymentMethod>,
+    },
+}
+
+/// A day's count of one usage, attributed to the store that held the key-chip that day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedDay {
+    pub place: Place,
+    pub date: NaiveDate,
+    pub usage: Usage,
+    pub count: i64,
+}
+
+/// The count of each day of a detail row (the daily views).
+pub type Days = BTreeMap<NaiveDate, i64>;
+
 /// 請求明細: per partner, store, play month, key-chip, charge and unit price.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BillingDetail {
@@ -52,6 +79,17 @@ pub struct BillingDetail {
     pub charge: Charge,
     pub count: i64,
     pub amount: i64,
+    pub days: Days,
+}
+
+impl BillingDetail {
+    /// The daily view: each day's count and its own half-up amount.
+    pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, i64)> + '_ {
+        let price = self.charge.unit_price.0;
+        self.days
+            .iter()
+            .map(move |(&date, &count)| (date, count, half_up(times(count, price)).0))
+    }
 }
 
 /// 支払明細: a commission charge, or an operator's product per payment method and price.
@@ -59,6 +97,8 @@ pub struct BillingDetail {
 pub struct PaymentDetail {
     pub place: Place,
     pub title: TitleCode,
+    /// The charge (commissions) or the product.
+    pub code: String,
     pub product_name: Text,
     pub category: Text,
     pub method: Option<PaymentMethod>,
@@ -68,6 +108,53 @@ pub struct PaymentDetail {
     pub amount: Option<i64>,
     pub refund_unit_price: Decimal,
     pub refund_amount: i64,
+    pub days: Days,
+}
+
+impl PaymentDetail {
+    /// The charge (commissions) and the product (sales): one of them is set.
+    pub fn codes(&self) -> (Option<&str>, Option<&str>) {
+        match self.method {
+            None => (Some(&self.code), None),
+            Some(_) => (None, Some(&self.code)),
+        }
+    }
+
+    /// The table's key order: where, title, charge or product (sales first), method, price.
+    fn key(
+        &self,
+    ) -> (
+        &Place,
+        &TitleCode,
+        (Option<&str>, Option<&str>),
+        Option<PaymentMethod>,
+        Option<i64>,
+    ) {
+        (
+            &self.place,
+            &self.title,
+            self.codes(),
+            self.method,
+            self.unit_price,
+        )
+    }
+}
+
+/// A day of a payment detail: count, amount (none for commissions) and refund amount.
+pub type PaymentDay = (NaiveDate, i64, Option<i64>, i64);
+
+impl PaymentDetail {
+    /// The daily view, each day rounded on its own.
+    pub fn daily(&self) -> impl Iterator<Item = PaymentDay> + '_ {
+        self.days.iter().map(|(&date, &count)| {
+            (
+                date,
+                count,
+                self.unit_price.map(|price| count * price),
+                half_up(times(count, self.refund_unit_price)).0,
+            )
+        })
+    }
 }
 
 /// 参考情報: a platform product per unit price.
@@ -75,11 +162,21 @@ pub struct PaymentDetail {
 pub struct ReferenceRow {
     pub place: Place,
     pub title: TitleCode,
+    pub product: ProductCode,
     pub product_name: Text,
     pub category: Text,
     pub count: i64,
     pub unit_price: i64,
     pub amount: i64,
+    pub days: Days,
+}
+
+impl ReferenceRow {
+    pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, i64)> + '_ {
+        self.days
+            .iter()
+            .map(|(&date, &count)| (date, count, count * self.unit_price))
+    }
 }
 
 /// 支払合計 of one partner, over all titles (`title` none) or one title.
@@ -107,6 +204,28 @@ impl PaymentTotals {
     pub fn is_zero(&self) -> bool {
         *self == PaymentTotals::default()
     }
+
+    /// The items in the statement's order, with their labels: A1 … G2, then PAY.
+    pub fn items(&self) -> [(&'static str, i64); 16] {
+        [
+            ("A1", self.a1),
+            ("A2", self.a2),
+            ("B1", self.b1),
+            ("B2", self.b2),
+            ("B3", self.b3),
+            ("B4", self.b4),
+            ("C1", self.c1),
+            ("D1", self.d1),
+            ("E1", self.e1),
+            ("F1", self.f1),
+            ("F2", self.f2),
+            ("F3", self.f3),
+            ("F4", self.f4),
+            ("G1", self.g1),
+            ("G2", self.g2),
+            ("PAY", self.pay),
+        ]
+    }
 }
 
 /// A line of an invoice: a charge of a play month at a unit price, or a billed slip.
@@ -125,6 +244,8 @@ pub struct InvoiceLine {
 /// 請求書 of one partner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invoice {
+    /// The voided invoice this one reissues.
+    pub replaces: Option<String>,
     pub partner: PartnerCode,
     pub invoice_no: String,
     pub lines: Vec<InvoiceLine>,
@@ -145,6 +266,32 @@ pub struct Statements {
     pub totals: BTreeMap<PartnerCode, Vec<(Option<TitleCode>, PaymentTotals)>>,
     pub slips: Vec<AdjustmentSlip>,
     pub invoices: Vec<Invoice>,
+}
+
+impl Invoice {
+    /// The invoice as the database records it when issued.
+    pub fn record(&self) -> crate::db::InvoiceRecord {
+        crate::db::InvoiceRecord {
+            invoice_no: self.invoice_no.clone(),
+            partner_code: self.partner.to_string(),
+            subtotal: self.subtotal,
+            tax: self.tax,
+            total: self.total,
+            status: "ISSUED".into(),
+            replaces: self.replaces.clone(),
+            void_reason: None,
+        }
+    }
+}
+
+impl Statements {
+    /// A partner's payment totals over all titles.
+    pub fn totals_of(&self, partner: &PartnerCode) -> Option<&PaymentTotals> {
+        self.totals
+            .get(partner)
+            .and_then(|rows| rows.iter().find(|(title, _)| title.is_none()))
+            .map(|(_, totals)| totals)
+    }
 }
 
 fn in_force<'a, T>(
@@ -174,133 +321,194 @@ fn place(master: &MasterData, keychip: &str, date: NaiveDate) -> Option<Place> {
     })
 }
 
-/// half-up to 2 decimal places (the refund unit price of a product).
-fn half_up_cents(value: Decimal) -> Decimal {
-    value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+/// Attribute every billed day to the store that held its key-chip on that day; the days that
+/// no store held are listed as the error.
+pub fn attribute(
+    master: &MasterData,
+    plays: &[DailyPlays],
+    purchases: &[DailyPurchases],
+) -> Result<Vec<PlacedDay>, Vec<String>> {
+    let days = plays
+        .iter()
+        .map(|d| {
+            let usage = Usage::Plays {
+                charge: d.charge.clone(),
+            };
+            (&d.keychip, d.date, usage, d.count)
+        })
+        .chain(purchases.iter().map(|d| {
+            let usage = Usage::Purchases {
+                product: d.product.clone(),
+                method: Some(d.method),
+            };
+            (&d.keychip, d.date, usage, d.quantity)
+        }));
+    let mut placed = Vec::new();
+    let mut unheld = Vec::new();
+    for (keychip, date, usage, count) in days {
+        match place(master, keychip, date) {
+            Some(place) => placed.push(PlacedDay {
+                place,
+                date,
+                usage,
+                count,
+            }),
+            None => unheld.push(format!("key-chip {keychip} on {date}: no store held it")),
+        }
+    }
+    if unheld.is_empty() {
+        Ok(placed)
+    } else {
+        unheld.sort();
+        unheld.dedup();
+        Err(unheld)
+    }
+}
+
+/// A product's refund unit price: its price less the fee, half-up to 2 decimal places.
+fn refund_unit_price(price: i64, fee: Decimal) -> Decimal {
+    let refund = Decimal::from(price) * (Decimal::ONE_HUNDRED - fee) / Decimal::ONE_HUNDRED;
+    refund.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
 fn times(count: i64, price: Decimal) -> Decimal {
     Decimal::from(count) * price
 }
 
-/// Compute every table of the close of `month` from what it bills.
+/// Count a day into the detail row of `key`, starting the row from `start`.
+fn count_day<K: Ord, V>(
+    rows: &mut BTreeMap<K, (V, Days)>,
+    key: K,
+    start: impl FnOnce() -> V,
+    day: &PlacedDay,
+) {
+    *rows
+        .entry(key)
+        .or_insert_with(|| (start(), Days::new()))
+        .1
+        .entry(day.date)
+        .or_default() += day.count;
+}
+
+fn total(days: &Days) -> i64 {
+    days.values().sum()
+}
+
+/// Compute every table of a close from the days it bills, attributed. Days whose charge or
+/// product is not in force are listed as the error.
 pub fn statements(
     master: &MasterData,
     rates: Rates,
-    plays: &[DailyPlays],
-    purchases: &[DailyPurchases],
+    days: &[PlacedDay],
     slips: Vec<AdjustmentSlip>,
     first_invoice_number: u32,
 ) -> Result<Statements, Vec<String>> {
-    let mut unplaced = Vec::new();
-    let mut billing: BTreeMap<(Place, ChargeCode, Decimal), (Charge, i64)> = BTreeMap::new();
-    let mut commissions: BTreeMap<(Place, ChargeCode), (Charge, i64)> = BTreeMap::new();
-    for day in plays {
-        let Some(place) = place(master, &day.keychip, day.date) else {
-            unplaced.push(format!(
-                "key-chip {} on {}: no store held it",
-                day.keychip, day.date
-            ));
-            continue;
-        };
-        let charges = master
-            .charges
-            .values()
-            .filter(|c| c.code.as_str() == day.charge);
-        let Some(charge) = in_force(charges, day.date, |c| c.validity) else {
-            unplaced.push(format!(
-                "charge {} is not in force on {}",
-                day.charge, day.date
-            ));
-            continue;
-        };
-        match charge.kind {
-            ChargeKind::Billing => {
-                let key = (place, charge.code.clone(), charge.unit_price.0);
-                billing.entry(key).or_insert_with(|| (charge.clone(), 0)).1 += day.count;
+    let mut unpriced = Vec::new();
+    let mut billing: BTreeMap<(Place, ChargeCode, Decimal), (Charge, Days)> = BTreeMap::new();
+    let mut commissions: BTreeMap<(Place, ChargeCode), (Charge, Days)> = BTreeMap::new();
+    // Platform sales are not split by payment method: their key has none.
+    type ProductKey = (Place, ProductCode, Option<PaymentMethod>, i64);
+    let mut sold: BTreeMap<ProductKey, (Product, Days)> = BTreeMap::new();
+    for day in days {
+        match &day.usage {
+            Usage::Plays { charge } => {
+                let charges = master
+                    .charges
+                    .values()
+                    .filter(|c| c.code.as_str() == charge);
+                let Some(charge) = in_force(charges, day.date, |c| c.validity) else {
+                    unpriced.push(format!("charge {charge} is not in force on {}", day.date));
+                    continue;
+                };
+                let place = day.place.clone();
+                match charge.kind {
+                    ChargeKind::Billing => {
+                        let key = (place, charge.code.clone(), charge.unit_price.0);
+                        count_day(&mut billing, key, || charge.clone(), day);
+                    }
+                    ChargeKind::Commission => {
+                        let key = (place, charge.code.clone());
+                        count_day(&mut commissions, key, || charge.clone(), day);
+                    }
+                }
             }
-            ChargeKind::Commission => {
-                let key = (place, charge.code.clone());
-                commissions
-                    .entry(key)
-                    .or_insert_with(|| (charge.clone(), 0))
-                    .1 += day.count;
+            Usage::Purchases { product, method } => {
+                let products = master
+                    .products
+                    .values()
+                    .filter(|p| p.code.as_str() == product);
+                let Some(product) = in_force(products, day.date, |p| p.validity) else {
+                    unpriced.push(format!("product {product} is not in force on {}", day.date));
+                    continue;
+                };
+                let method = match product.settlement {
+                    Settlement::Platform => None,
+                    Settlement::Operator if method.is_none() => {
+                        unpriced.push(format!(
+                            "product {} was sold on {} by an unknown payment method",
+                            product.code, day.date
+                        ));
+                        continue;
+                    }
+                    Settlement::Operator => *method,
+                };
+                let key = (
+                    day.place.clone(),
+                    product.code.clone(),
+                    method,
+                    product.unit_price.0,
+                );
+                count_day(&mut sold, key, || product.clone(), day);
             }
         }
     }
-    type ProductKey = (Place, ProductCode, Option<PaymentMethod>, i64);
-    let mut sold: BTreeMap<ProductKey, (Product, i64)> = BTreeMap::new();
-    for day in purchases {
-        let Some(place) = place(master, &day.keychip, day.date) else {
-            unplaced.push(format!(
-                "key-chip {} on {}: no store held it",
-                day.keychip, day.date
-            ));
-            continue;
-        };
-        let products = master
-            .products
-            .values()
-            .filter(|p| p.code.as_str() == day.product);
-        let Some(product) = in_force(products, day.date, |p| p.validity) else {
-            unplaced.push(format!(
-                "product {} is not in force on {}",
-                day.product, day.date
-            ));
-            continue;
-        };
-        let key = (
-            place,
-            product.code.clone(),
-            Some(day.method),
-            day.unit_price,
-        );
-        sold.entry(key).or_insert_with(|| (product.clone(), 0)).1 += day.quantity;
-    }
-    if !unplaced.is_empty() {
-        unplaced.sort();
-        unplaced.dedup();
-        return Err(unplaced);
+    if !unpriced.is_empty() {
+        unpriced.sort();
+        unpriced.dedup();
+        return Err(unpriced);
     }
 
     let billing: Vec<BillingDetail> = billing
         .into_iter()
-        .map(|((place, _, price), (charge, count))| BillingDetail {
+        .map(|((place, _, price), (charge, days))| BillingDetail {
             place,
-            amount: half_up(times(count, price)).0,
+            amount: half_up(times(total(&days), price)).0,
+            count: total(&days),
             charge,
-            count,
+            days,
         })
         .collect();
     let mut payments = Vec::new();
-    for ((place, _), (charge, count)) in commissions {
+    for ((place, _), (charge, days)) in commissions {
         payments.push(PaymentDetail {
             place,
             title: charge.title.clone(),
+            code: charge.code.to_string(),
             product_name: charge.item_name.clone(),
             category: charge.charge_name.clone(),
             method: None,
-            count,
+            count: total(&days),
             unit_price: None,
             amount: None,
             refund_unit_price: charge.unit_price.0,
-            refund_amount: half_up(times(count, charge.unit_price.0)).0,
+            refund_amount: half_up(times(total(&days), charge.unit_price.0)).0,
+            days,
         });
     }
     let mut reference = Vec::new();
-    for ((place, _, method, price), (product, count)) in sold {
+    for ((place, _, method, price), (product, days)) in sold {
+        let count = total(&days);
         match product.settlement {
             Settlement::Operator => {
                 let fee = match method {
                     Some(PaymentMethod::Aimepay) => rates.aimepay_fee,
                     _ => rates.emoney_fee,
                 };
-                let refund_unit_price = half_up_cents(
-                    Decimal::from(price) * (Decimal::ONE_HUNDRED - fee) / Decimal::ONE_HUNDRED,
-                );
+                let refund_unit_price = refund_unit_price(price, fee);
                 payments.push(PaymentDetail {
                     place,
                     title: product.title.clone(),
+                    code: product.code.to_string(),
                     product_name: product.product_name.clone(),
                     category: product.category.clone(),
                     method,
@@ -309,29 +517,25 @@ pub fn statements(
                     amount: Some(count * price),
                     refund_unit_price,
                     refund_amount: half_up(times(count, refund_unit_price)).0,
+                    days,
                 });
             }
             Settlement::Platform => reference.push(ReferenceRow {
                 place,
                 title: product.title.clone(),
+                product: product.code.clone(),
                 product_name: product.product_name.clone(),
                 category: product.category.clone(),
                 count,
                 unit_price: price,
                 amount: count * price,
+                days,
             }),
         }
     }
-    payments.sort_by(|a, b| {
-        let key = |p: &PaymentDetail| {
-            (
-                p.place.clone(),
-                p.title.clone(),
-                p.product_name.clone(),
-                p.method,
-                p.unit_price,
-            )
-        };
+    payments.sort_by(|a, b| a.key().cmp(&b.key()));
+    reference.sort_by(|a, b| {
+        let key = |r: &ReferenceRow| (r.place.clone(), r.title.clone(), r.product.clone());
         key(a).cmp(&key(b))
     });
 
@@ -365,24 +569,54 @@ fn all_totals(
                 .iter()
                 .filter(|p| &p.place.partner == partner)
                 .collect();
-            let own_slips: Vec<&AdjustmentSlip> =
-                slips.iter().filter(|s| &s.partner == partner).collect();
-            let mut rows = vec![(None, payment_totals(&own, &own_slips, rates))];
+            let own_slips: Vec<(AdjustmentKind, i64)> = slips
+                .iter()
+                .filter(|s| &s.partner == partner)
+                .map(|s| (s.kind, s.amount.0))
+                .collect();
+            let figures = |title: Option<&TitleCode>| -> Vec<PaymentFigures> {
+                own.iter()
+                    .filter(|p| title.is_none_or(|t| &p.title == t))
+                    .map(|p| p.figures())
+                    .collect()
+            };
+            let mut rows = vec![(None, payment_totals(&figures(None), &own_slips, rates))];
             let titles: BTreeSet<&TitleCode> = own.iter().map(|p| &p.title).collect();
             for title in titles {
-                let of_title: Vec<&PaymentDetail> =
-                    own.iter().copied().filter(|p| &p.title == title).collect();
-                rows.push((Some(title.clone()), payment_totals(&of_title, &[], rates)));
+                let totals = payment_totals(&figures(Some(title)), &[], rates);
+                rows.push((Some(title.clone()), totals));
             }
             (partner.clone(), rows)
         })
         .collect()
 }
 
-/// 支払合計 (statements.md): A1 to G2 and PAY from payment details and adjustment slips.
+/// What 支払合計 reads of a payment detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaymentFigures {
+    /// None for commissions.
+    pub method: Option<PaymentMethod>,
+    pub count: i64,
+    pub amount: Option<i64>,
+    pub refund_unit_price: Decimal,
+}
+
+impl PaymentDetail {
+    pub fn figures(&self) -> PaymentFigures {
+        PaymentFigures {
+            method: self.method,
+            count: self.count,
+            amount: self.amount,
+            refund_unit_price: self.refund_unit_price,
+        }
+    }
+}
+
+/// 支払合計 (statements.md): A1 to G2 and PAY from payment details and the kinds and amounts
+/// of adjustment slips.
 pub fn payment_totals(
-    payments: &[&PaymentDetail],
-    slips: &[&AdjustmentSlip],
+    payments: &[PaymentFigures],
+    slips: &[(AdjustmentKind, i64)],
     rates: Rates,
 ) -> PaymentTotals {
     let hundred = Decimal::ONE_HUNDRED;
@@ -397,8 +631,8 @@ pub fn payment_totals(
     let slipped = |kind: AdjustmentKind| -> i64 {
         slips
             .iter()
-            .filter(|s| s.kind == kind)
-            .map(|s| s.amount.0)
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, amount)| amount)
             .sum()
     };
     let a1 = sold(PaymentMethod::Aimepay);
@@ -514,6 +748,7 @@ fn invoices(
             let subtotal = taxes.iter().map(|t| t.1).sum();
             let tax = taxes.iter().map(|t| t.2).sum();
             Invoice {
+                replaces: None,
                 partner: partner.clone(),
                 invoice_no: format!("{:07}", first + i as u32),
                 lines,
@@ -524,4 +759,122 @@ fn invoices(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rates() -> Rates {
+        Rates {
+            aimepay_fee: Decimal::from(5),
+            emoney_fee: Decimal::from(3),
+            consumption_tax: Decimal::from(10),
+        }
+    }
+
+    fn sales(
+        method: Option<PaymentMethod>,
+        count: i64,
+        amount: Option<i64>,
+        refund: Decimal,
+    ) -> PaymentFigures {
+        PaymentFigures {
+            method,
+            count,
+            amount,
+            refund_unit_price: refund,
+        }
+    }
+
+    #[test]
+    fn the_guides_statement_from_the_rules_alone() {
+        let payments = [
+            sales(Some(PaymentMethod::Aimepay), 1, Some(12_100), Decimal::ZERO),
+            sales(Some(PaymentMethod::Emoney), 1, Some(51_000), Decimal::ZERO),
+            sales(None, 55_940, None, Decimal::new(4, 1)),
+        ];
+        let t = payment_totals(&payments, &[], rates());
+        let items: Vec<i64> = t.items().iter().map(|(_, v)| *v).collect();
+        assert_eq!(
+            items,
+            [
+                12_100, 605, 51_000, 1_530, 153, 1_683, 22_376, 0, 0, 605, 0, 605, 55, 22_376,
+                2_034, 83_188
+            ]
+        );
+    }
+
+    #[test]
+    fn refunds_and_amounts_round_half_up_not_to_even() {
+        // メダル5000円(電子マネー): 5,000 less 3 % → 4,850; a 110-yen item by AimePay → 104.50 → 105.
+        assert_eq!(
+            refund_unit_price(5_000, Decimal::from(3)),
+            Decimal::from(4_850)
+        );
+        let aime = refund_unit_price(110, Decimal::from(5));
+        assert_eq!(aime, Decimal::new(10_450, 2));
+        assert_eq!(half_up(times(1, aime)).0, 105);
+        // 5 plays at 32.5 yen: 162.5 → 163 (banker's rounding would give 162).
+        assert_eq!(half_up(times(5, Decimal::new(325, 1))).0, 163);
+        // The guide's commission lines: 3,860 → 1,544; 94 → 37.6 → 38.
+        assert_eq!(half_up(times(3_860, Decimal::new(4, 1))).0, 1_544);
+        assert_eq!(half_up(times(94, Decimal::new(4, 1))).0, 38);
+    }
+
+    fn charge(code: &str, price: Decimal, rate: i64) -> Charge {
+        let text = |t: &str| Text::parse_bounded(t, 1, 100).unwrap();
+        Charge {
+            code: ChargeCode::parse(code).unwrap(),
+            title: TitleCode::parse("CHUNI").unwrap(),
+            kind: ChargeKind::Billing,
+            item_name: text("CHUNITHMシリーズ"),
+            charge_name: text(code),
+            unit_price: UnitPrice(price),
+            tax_rate: Percent(Decimal::from(rate)),
+            validity: Validity::new(NaiveDate::MIN, None).unwrap(),
+            allnet_class: None,
+        }
+    }
+
+    #[test]
+    fn tax_is_computed_once_per_invoice_and_rate_not_per_line() {
+        let place = Place {
+            partner: PartnerCode::parse("229999000").unwrap(),
+            store: StoreCode::parse("S1").unwrap(),
+            play_month: Month::parse("2026-09").unwrap(),
+            keychip: "A72E0000001".into(),
+        };
+        let detail = |code: &str, price: Decimal, rate: i64, amount: i64| BillingDetail {
+            place: place.clone(),
+            charge: charge(code, price, rate),
+            count: 1,
+            amount,
+            days: Days::new(),
+        };
+        // Lines of 163, 89 and 75 at 10 %, and 55 at 8 %: per line the 10 % taxes would be
+        // 16 + 8 + 7 = 31; once per rate they are truncate(32.7) = 32, and 8 % gives 4.
+        let billing = [
+            detail("A", Decimal::from(163), 10, 163),
+            detail("B", Decimal::from(89), 10, 89),
+            detail("C", Decimal::from(75), 10, 75),
+            detail("D", Decimal::from(55), 8, 55),
+        ];
+        let invoice = &invoices(&billing, &[], rates(), 1_700_000)[0];
+        assert_eq!(
+            invoice.taxes,
+            [(Decimal::from(8), 55, 4), (Decimal::from(10), 327, 32)]
+        );
+        assert_eq!(
+            (invoice.subtotal, invoice.tax, invoice.total),
+            (382, 36, 418)
+        );
+        let per_line: i64 = billing
+            .iter()
+            .map(|d| {
+                truncate(Decimal::from(d.amount) * d.charge.tax_rate.0 / Decimal::ONE_HUNDRED).0
+            })
+            .sum();
+        assert_ne!(per_line, invoice.tax);
+    }
 }

@@ -1,10 +1,11 @@
 //! The statement tables of a close as the lake holds them (`lake.md`, "Statement tables"):
 //! `<table>/closing_month=M/part-0.parquet`, rows in the order of their keys, names copied in.
 
-use super::statements::{Invoice, Place, Statements};
-use crate::domain::{MasterData, Month};
+use super::statements::{Invoice, PaymentTotals, Place, Statements};
+use crate::db::InvoiceRecord;
+use crate::domain::{MasterData, Month, Parse};
 use crate::lake::cells::{decimal, int, optional, text};
-use crate::lake::{Cell, Kind, LakeResult, Location, Table};
+use crate::lake::{Cell, Columns, Kind, LakeResult, Location, Table};
 use chrono::NaiveDate;
 use rust_decimal::Decimal as Exact;
 
@@ -60,7 +61,7 @@ impl Names<'_> {
 }
 
 /// The columns of 支払明細 and 参考情報: those of [`Names::product_cells`], then `rest`.
-fn product_columns(rest: &[(&'static str, Kind, bool)]) -> Vec<(&'static str, Kind, bool)> {
+fn product_columns(rest: &[Column]) -> Vec<Column> {
     use Kind::*;
     let mut columns = vec![
         ("partner_code", Text, false),
@@ -78,21 +79,96 @@ fn product_columns(rest: &[(&'static str, Kind, bool)]) -> Vec<(&'static str, Ki
     columns
 }
 
-/// The lake path of `table` for the close of `month`.
-pub fn path(table: &str, month: Month) -> String {
-    format!("{table}/closing_month={month}/part-0.parquet")
+type Column = (&'static str, Kind, bool);
+
+/// The columns of a daily view: its detail table's leading columns, the day, then `rest`.
+fn daily_columns(leading: &[Column], rest: &[Column]) -> Vec<Column> {
+    let mut columns = leading.to_vec();
+    columns.push(("play_date", Kind::Date, false));
+    columns.extend_from_slice(rest);
+    columns
 }
 
+/// Where a close's tables go: the close itself, or the month to date (`provisional/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Closed,
+    Provisional,
+}
+
+/// The lake path of `table` for the close of `month`.
+pub fn path(area: Area, table: &str, month: Month) -> String {
+    match area {
+        Area::Closed => format!("{table}/closing_month={month}/part-0.parquet"),
+        Area::Provisional => format!("provisional/{table}/closing_month={month}/part-0.parquet"),
+    }
+}
+
+/// The statement tables of a close, by name, in the order they are written.
+pub const STATEMENT_TABLES: [&str; 8] = [
+    "billing_details",
+    "billing_daily",
+    "adjustments",
+    "payment_details",
+    "payment_daily",
+    "reference_info",
+    "reference_daily",
+    "payment_totals",
+];
+
+/// The invoice tables: written by a close, not by a refresh.
+pub const INVOICE_TABLES: [&str; 2] = ["invoices", "invoice_taxes"];
+
+/// Write the statement tables (and, for a close, the invoice tables) of `month`.
 pub async fn write(
     lake: &Location,
+    area: Area,
     master: &MasterData,
     month: Month,
-    issue_date: NaiveDate,
-    payment_date: NaiveDate,
+    dates: StatementDates,
     statements: &Statements,
 ) -> LakeResult<()> {
-    use Kind::*;
+    let tables = match area {
+        Area::Closed => close_tables(master, dates, statements),
+        Area::Provisional => statement_tables(&Names(master), dates, statements),
+    };
+    for (name, table) in tables {
+        lake.put_table(&path(area, name, month), table).await?;
+    }
+    Ok(())
+}
+
+/// Every table of a close: the statement tables and the invoice tables.
+pub fn close_tables(
+    master: &MasterData,
+    dates: StatementDates,
+    statements: &Statements,
+) -> Vec<(&'static str, Table)> {
     let names = Names(master);
+    let records: Vec<InvoiceRecord> = statements.invoices.iter().map(Invoice::record).collect();
+    let mut tables = statement_tables(&names, dates, statements);
+    tables.extend(invoice_tables(
+        &records,
+        &statements.invoices,
+        &names,
+        dates.issue,
+    ));
+    tables
+}
+
+/// The dates a statement carries: its issue date and the payment date.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementDates {
+    pub issue: NaiveDate,
+    pub payment: NaiveDate,
+}
+
+fn statement_tables(
+    names: &Names,
+    dates: StatementDates,
+    statements: &Statements,
+) -> Vec<(&'static str, Table)> {
+    use Kind::*;
     let invoice_of = |partner: &crate::domain::PartnerCode| {
         statements
             .invoices
@@ -101,7 +177,7 @@ pub async fn write(
             .map(|i| i.invoice_no.clone())
     };
 
-    let mut billing = Table::new(&[
+    let billing_leading: [Column; 12] = [
         ("issue_date", Date, false),
         ("partner_code", Text, false),
         ("partner_name", Text, false),
@@ -114,15 +190,19 @@ pub async fn write(
         ("allnet_class", Text, true),
         ("item_name", Text, false),
         ("charge_name", Text, false),
+    ];
+    let billing_rest: [Column; 4] = [
         ("count", Int, false),
         ("unit_price", Decimal, false),
         ("amount", Int, false),
         ("invoice_no", Text, true),
-    ]);
+    ];
+    let mut billing = Table::new(&[&billing_leading[..], &billing_rest].concat());
+    let mut billing_daily = Table::new(&daily_columns(&billing_leading, &billing_rest));
     for d in &statements.billing {
         let p = &d.place;
-        billing.push(vec![
-            Cell::Date(Some(issue_date)),
+        let leading = vec![
+            Cell::Date(Some(dates.issue)),
             text(&p.partner),
             text(names.partner(&p.partner)),
             text(&p.store),
@@ -134,11 +214,26 @@ pub async fn write(
             optional(d.charge.allnet_class.as_ref()),
             text(&d.charge.item_name),
             text(&d.charge.charge_name),
-            int(d.count),
-            decimal(d.charge.unit_price.0),
-            int(d.amount),
-            optional(invoice_of(&p.partner)),
-        ]);
+        ];
+        let rest = |count, amount| {
+            [
+                int(count),
+                decimal(d.charge.unit_price.0),
+                int(amount),
+                optional(invoice_of(&p.partner)),
+            ]
+        };
+        billing.push([&leading[..], &rest(d.count, d.amount)].concat());
+        for (date, count, amount) in d.daily() {
+            billing_daily.push(
+                [
+                    &leading[..],
+                    &[Cell::Date(Some(date))],
+                    &rest(count, amount),
+                ]
+                .concat(),
+            );
+        }
     }
 
     let mut adjustments = Table::new(&[
@@ -183,46 +278,65 @@ pub async fn write(
         ]);
     }
 
-    let mut payments = Table::new(&product_columns(&[
+    let payment_leading = product_columns(&[
+        ("charge_code", Text, true),
+        ("product_code", Text, true),
         ("payment_method", Text, true),
+    ]);
+    let payment_rest: [Column; 5] = [
         ("count", Int, false),
         ("unit_price", Decimal, true),
         ("amount", Int, true),
         ("refund_unit_price", Decimal, false),
         ("refund_amount", Int, false),
-    ]));
+    ];
+    let mut payments = Table::new(&[&payment_leading[..], &payment_rest].concat());
+    let mut payment_daily = Table::new(&daily_columns(&payment_leading, &payment_rest));
     for d in &statements.payments {
-        let mut row = names.product_cells(&d.place, &d.title, &d.product_name, &d.category);
-        row.extend([
-            optional(d.method),
-            int(d.count),
-            Cell::Decimal(d.unit_price.map(Exact::from)),
-            Cell::Int(d.amount),
-            decimal(d.refund_unit_price),
-            int(d.refund_amount),
-        ]);
-        payments.push(row);
+        let mut leading = names.product_cells(&d.place, &d.title, &d.product_name, &d.category);
+        let (charge, product) = d.codes();
+        leading.extend([optional(charge), optional(product), optional(d.method)]);
+        let rest = |count, amount: Option<i64>, refund_amount| {
+            [
+                int(count),
+                Cell::Decimal(d.unit_price.map(Exact::from)),
+                Cell::Int(amount),
+                decimal(d.refund_unit_price),
+                int(refund_amount),
+            ]
+        };
+        payments.push([&leading[..], &rest(d.count, d.amount, d.refund_amount)].concat());
+        for (date, count, amount, refund_amount) in d.daily() {
+            let day = [Cell::Date(Some(date))];
+            payment_daily.push([&leading[..], &day, &rest(count, amount, refund_amount)].concat());
+        }
     }
 
-    let mut reference = Table::new(&product_columns(&[
+    let reference_leading = product_columns(&[("product_code", Text, false)]);
+    let reference_rest: [Column; 3] = [
         ("count", Int, false),
         ("unit_price", Decimal, false),
         ("amount", Int, false),
-    ]));
+    ];
+    let mut reference = Table::new(&[&reference_leading[..], &reference_rest].concat());
+    let mut reference_daily = Table::new(&daily_columns(&reference_leading, &reference_rest));
     for r in &statements.reference {
-        let mut row = names.product_cells(&r.place, &r.title, &r.product_name, &r.category);
-        row.extend([
-            int(r.count),
-            decimal(Exact::from(r.unit_price)),
-            int(r.amount),
-        ]);
-        reference.push(row);
+        let mut leading = names.product_cells(&r.place, &r.title, &r.product_name, &r.category);
+        leading.push(text(&r.product));
+        let rest = |count, amount| [int(count), decimal(Exact::from(r.unit_price)), int(amount)];
+        reference.push([&leading[..], &rest(r.count, r.amount)].concat());
+        for (date, count, amount) in r.daily() {
+            reference_daily.push(
+                [
+                    &leading[..],
+                    &[Cell::Date(Some(date))],
+                    &rest(count, amount),
+                ]
+                .concat(),
+            );
+        }
     }
 
-    let item_columns = [
-        "a1", "a2", "b1", "b2", "b3", "b4", "c1", "d1", "e1", "f1", "f2", "f3", "f4", "g1", "g2",
-        "pay",
-    ];
     let mut columns = vec![
         ("partner_code", Text, false),
         ("partner_name", Text, false),
@@ -230,11 +344,13 @@ pub async fn write(
         ("registered_name", Text, true),
         ("title_code", Text, true),
     ];
-    columns.extend(item_columns.iter().map(|c| (*c, Int, false)));
+    let items = PaymentTotals::default().items().map(|(label, _)| label);
+    let item_columns: Vec<String> = items.iter().map(|l| l.to_lowercase()).collect();
+    columns.extend(item_columns.iter().map(|c| (c.as_str(), Int, false)));
     columns.push(("payment_date", Date, false));
     let mut totals = Table::new(&columns);
     for (partner, rows) in &statements.totals {
-        let record = master.partners.get(partner);
+        let record = names.0.partners.get(partner);
         for (title, t) in rows {
             let mut row = vec![
                 text(partner),
@@ -243,34 +359,32 @@ pub async fn write(
                 optional(record.and_then(|p| p.registered_name.as_ref())),
                 optional(title.as_ref()),
             ];
-            row.extend(
-                [
-                    t.a1, t.a2, t.b1, t.b2, t.b3, t.b4, t.c1, t.d1, t.e1, t.f1, t.f2, t.f3, t.f4,
-                    t.g1, t.g2, t.pay,
-                ]
-                .map(int),
-            );
-            row.push(Cell::Date(Some(payment_date)));
+            row.extend(t.items().map(|(_, value)| int(value)));
+            row.push(Cell::Date(Some(dates.payment)));
             totals.push(row);
         }
     }
 
-    let (invoices, taxes) = invoice_tables(&statements.invoices, &names, issue_date);
-    for (name, table) in [
+    vec![
         ("billing_details", billing),
+        ("billing_daily", billing_daily),
         ("adjustments", adjustments),
         ("payment_details", payments),
+        ("payment_daily", payment_daily),
         ("reference_info", reference),
+        ("reference_daily", reference_daily),
         ("payment_totals", totals),
-        ("invoices", invoices),
-        ("invoice_taxes", taxes),
-    ] {
-        lake.put_table(&path(name, month), table).await?;
-    }
-    Ok(())
+    ]
 }
 
-fn invoice_tables(invoices: &[Invoice], names: &Names, issue_date: NaiveDate) -> (Table, Table) {
+/// `invoices` from the recorded invoices (status, replaced number, void reason), and
+/// `invoice_taxes` from the invoices' per-rate taxes.
+fn invoice_tables(
+    records: &[InvoiceRecord],
+    invoices: &[Invoice],
+    names: &Names,
+    issue_date: NaiveDate,
+) -> [(&'static str, Table); 2] {
     use Kind::*;
     let mut table = Table::new(&[
         ("invoice_no", Text, false),
@@ -292,21 +406,25 @@ fn invoice_tables(invoices: &[Invoice], names: &Names, issue_date: NaiveDate) ->
         ("subtotal", Int, false),
         ("tax", Int, false),
     ]);
-    for invoice in invoices {
+    for invoice in records {
+        let partner = crate::domain::PartnerCode::parse(&invoice.partner_code)
+            .expect("recorded partner codes parse");
         table.push(vec![
             text(&invoice.invoice_no),
             Cell::Date(Some(issue_date)),
-            text(&invoice.partner),
-            text(names.partner(&invoice.partner)),
+            text(&invoice.partner_code),
+            text(names.partner(&partner)),
             int(invoice.subtotal),
             int(invoice.tax),
             int(invoice.total),
-            text("ISSUED"),
-            Cell::Text(None),
-            Cell::Text(None),
+            text(&invoice.status),
+            optional(invoice.replaces.as_ref()),
+            optional(invoice.void_reason.as_ref()),
             Cell::Text(None),
             Cell::Text(None),
         ]);
+    }
+    for invoice in invoices {
         for (rate, subtotal, tax) in &invoice.taxes {
             taxes.push(vec![
                 text(&invoice.invoice_no),
@@ -316,5 +434,19 @@ fn invoice_tables(invoices: &[Invoice], names: &Names, issue_date: NaiveDate) ->
             ]);
         }
     }
-    (table, taxes)
+    [("invoices", table), ("invoice_taxes", taxes)]
+}
+
+/// Each partner's PAY over all titles, from a `payment_totals` table.
+pub fn all_titles_pay(
+    totals: &arrow_array::RecordBatch,
+) -> std::collections::BTreeMap<crate::domain::PartnerCode, i64> {
+    let totals = Columns::new(totals);
+    (0..totals.len())
+        .filter(|&row| totals.text("title_code", row).is_none())
+        .filter_map(|row| {
+            let partner = crate::domain::PartnerCode::parse(totals.text("partner_code", row)?);
+            Some((partner.ok()?, totals.int("pay", row)?))
+        })
+        .collect()
 }

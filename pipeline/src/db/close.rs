@@ -1,7 +1,7 @@
 //! What a close keeps in the database: its record (the commit point), its invoices, and which
 //! ingest batches it was the first to see.
 
-use super::{text, Cell, Cells, Database, DbResult};
+use super::{optional, text, Cell, Cells, Database, DbResult};
 use crate::domain::{Month, Parse};
 use chrono::{SecondsFormat, Utc};
 
@@ -13,7 +13,31 @@ pub struct InvoiceRecord {
     pub subtotal: i64,
     pub tax: i64,
     pub total: i64,
+    /// `ISSUED` or `VOID`.
     pub status: String,
+    /// The number of the voided invoice this one reissues.
+    pub replaces: Option<String>,
+    pub void_reason: Option<String>,
+}
+
+const INVOICE_COLUMNS: &str =
+    "invoice_no, closing_month, partner_code, subtotal, tax, total, status, replaces, void_reason";
+
+fn invoice_record(row: &sqlx::any::AnyRow) -> DbResult<(Month, InvoiceRecord)> {
+    let c = Cells::new(row, "invoices");
+    Ok((
+        c.parse("closing_month", Month::parse)?,
+        InvoiceRecord {
+            invoice_no: c.text("invoice_no")?,
+            partner_code: c.text("partner_code")?,
+            subtotal: c.int("subtotal")?,
+            tax: c.int("tax")?,
+            total: c.int("total")?,
+            status: c.text("status")?,
+            replaces: c.optional_text("replaces")?,
+            void_reason: c.optional_text("void_reason")?,
+        },
+    ))
 }
 
 impl Database {
@@ -47,28 +71,90 @@ impl Database {
             .map_or(start, |n| (n + 1).max(start)))
     }
 
-    /// The invoices of a closed month.
+    /// The invoices of a closed month, by number.
     pub async fn invoices_of(&self, month: Month) -> DbResult<Vec<InvoiceRecord>> {
-        let rows = sqlx::query(
-            "SELECT invoice_no, partner_code, subtotal, tax, total, status FROM invoices \
-             WHERE closing_month = $1 ORDER BY invoice_no",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices WHERE closing_month = $1 ORDER BY invoice_no"
+        ))
         .bind(month.to_string())
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| {
-                let c = Cells::new(row, "invoices");
-                Ok(InvoiceRecord {
-                    invoice_no: c.text("invoice_no")?,
-                    partner_code: c.text("partner_code")?,
-                    subtotal: c.int("subtotal")?,
-                    tax: c.int("tax")?,
-                    total: c.int("total")?,
-                    status: c.text("status")?,
-                })
-            })
+            .map(|row| invoice_record(row).map(|(_, record)| record))
             .collect()
+    }
+
+    /// One invoice and the month whose close issued it.
+    pub async fn invoice(&self, number: &str) -> DbResult<Option<(Month, InvoiceRecord)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {INVOICE_COLUMNS} FROM invoices WHERE invoice_no = $1"
+        ))
+        .bind(number)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(invoice_record).transpose()
+    }
+
+    /// Void an issued invoice (its number stays taken).
+    pub async fn void_invoice(&self, number: &str, reason: &str) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE invoices SET status = 'VOID', void_reason = $1 \
+             WHERE invoice_no = $2 AND status = 'ISSUED'",
+        )
+        .bind(reason)
+        .bind(number)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Record a reissued invoice: the commit point of a reissue.
+    pub async fn commit_reissue(&self, month: Month, invoice: &InvoiceRecord) -> DbResult<()> {
+        let mut tx = self.pool().begin().await?;
+        self.insert_invoices(&mut tx, month, std::slice::from_ref(invoice))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_invoices(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        month: Month,
+        invoices: &[InvoiceRecord],
+    ) -> DbResult<()> {
+        let issue_date = month.next().first_day();
+        self.insert_rows(
+            tx,
+            "invoices",
+            &[
+                "invoice_no",
+                "closing_month",
+                "partner_code",
+                "issue_date",
+                "subtotal",
+                "tax",
+                "total",
+                "status",
+                "replaces",
+                "void_reason",
+            ],
+            invoices.iter().map(|i| {
+                vec![
+                    text(&i.invoice_no),
+                    text(month),
+                    text(&i.partner_code),
+                    text(issue_date),
+                    Cell::Int(i.subtotal),
+                    Cell::Int(i.tax),
+                    Cell::Int(i.total),
+                    text(&i.status),
+                    optional(i.replaces.as_ref()),
+                    optional(i.void_reason.as_ref()),
+                ]
+            }),
+        )
+        .await
     }
 
     /// Commit a close: its record, its invoices, and the batches it saw first — one
@@ -89,33 +175,7 @@ impl Database {
         .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true))
         .execute(&mut *tx)
         .await?;
-        self.insert_rows(
-            &mut tx,
-            "invoices",
-            &[
-                "invoice_no",
-                "closing_month",
-                "partner_code",
-                "issue_date",
-                "subtotal",
-                "tax",
-                "total",
-                "status",
-            ],
-            invoices.iter().map(|i| {
-                vec![
-                    text(&i.invoice_no),
-                    text(month),
-                    text(&i.partner_code),
-                    text(issue_date),
-                    Cell::Int(i.subtotal),
-                    Cell::Int(i.tax),
-                    Cell::Int(i.total),
-                    text(&i.status),
-                ]
-            }),
-        )
-        .await?;
+        self.insert_invoices(&mut tx, month, invoices).await?;
         for batch in batches {
             sqlx::query("UPDATE ingest_batches SET first_close = $1 WHERE batch = $2 AND first_close IS NULL")
                 .bind(month.to_string())

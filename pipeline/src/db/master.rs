@@ -243,6 +243,16 @@ impl Database {
     }
 
     /// The last closed month, if any month was ever closed.
+    /// Every closed month, oldest first.
+    pub async fn closed_months(&self) -> DbResult<Vec<Month>> {
+        let rows = sqlx::query("SELECT closing_month FROM closes ORDER BY closing_month")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| Cells::new(row, "closes").parse("closing_month", Month::parse))
+            .collect()
+    }
+
     pub async fn last_closed_month(&self) -> DbResult<Option<Month>> {
         let row = sqlx::query("SELECT MAX(closing_month) AS last FROM closes")
             .fetch_one(self.pool())

@@ -7,9 +7,11 @@
 //! fixed row-group size, in an order fixed by the caller, so that the same rows give the same
 //! bytes.
 
+mod columns;
 mod parquet_file;
 mod table;
 
+pub use columns::Columns;
 pub use parquet_file::{ParquetFile, ParquetSink};
 pub use table::{cells, Cell, Kind, Table};
 
@@ -174,6 +176,15 @@ impl Location {
         result.bytes().await.map_err(|e| self.error(e))
     }
 
+    /// The whole object at `path`, or none when there is none.
+    pub async fn get_if_present(&self, path: &str) -> LakeResult<Option<Bytes>> {
+        match self.store.get(&self.full(path)).await {
+            Ok(result) => Ok(Some(result.bytes().await.map_err(|e| self.error(e))?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
     /// Stream the object at `path` into `sink`, chunk by chunk.
     pub async fn get_into(
         &self,
@@ -241,6 +252,28 @@ impl Location {
         let schema = table.schema();
         let bytes = ParquetSink::bytes(schema, &[table.finish()])?;
         self.put(path, bytes).await
+    }
+
+    /// Put one record batch at `path` as one Parquet file (a table rewritten from what the
+    /// lake held).
+    pub async fn put_batch(&self, path: &str, batch: &arrow_array::RecordBatch) -> LakeResult<()> {
+        let bytes = ParquetSink::bytes(batch.schema(), std::slice::from_ref(batch))?;
+        self.put(path, bytes).await
+    }
+
+    /// The Parquet file at `path` as one record batch, or none when there is no such file.
+    pub async fn get_batch(&self, path: &str) -> LakeResult<Option<arrow_array::RecordBatch>> {
+        let Some(bytes) = self.get_if_present(path).await? else {
+            return Ok(None);
+        };
+        use arrow_array::RecordBatchReader;
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?
+            .build()?;
+        let schema = reader.schema();
+        let batches = reader.collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(arrow_select::concat::concat_batches(
+            &schema, &batches,
+        )?))
     }
 
     pub async fn delete(&self, path: &str) -> LakeResult<()> {

@@ -1,0 +1,199 @@
+//! Finance's month-end commands: `close` (with `--dry-run` and `--reissue`), `refresh` and
+//! `invoice void`.
+
+use crate::commands::{connect, ledgered, open, Failure, Recorded};
+use chrono::{Days, Utc};
+use pipeline::close::{self, CloseReport, CloseSettings, RefreshReport, ReissueReport};
+use pipeline::config::Settings;
+use pipeline::db::InvoiceRecord;
+use pipeline::domain::{Month, Parse, PartnerCode};
+
+fn close_settings(settings: &Settings) -> CloseSettings {
+    CloseSettings {
+        invoice_number_start: settings.invoice_number_start,
+        payment_day: settings.payment_day,
+    }
+}
+
+impl Recorded for CloseReport {
+    fn counts(&self) -> String {
+        if self.already_closed {
+            return format!("{} was already closed: nothing changed", self.month);
+        }
+        let paid: i64 = self.totals.values().map(|t| t.pay).sum();
+        let billed: i64 = self.invoices.iter().map(|i| i.total).sum();
+        format!(
+            "{} invoices ({billed} yen), {} payment statements ({paid} yen)",
+            self.invoices.len(),
+            self.totals.len()
+        )
+    }
+}
+
+fn print_invoice(invoice: &InvoiceRecord) {
+    let replaces = invoice
+        .replaces
+        .as_ref()
+        .map(|n| format!(" (請求書番号 {n} の再発行)"))
+        .unwrap_or_default();
+    let void = match &invoice.void_reason {
+        Some(reason) => format!(" VOID: {reason}"),
+        None => String::new(),
+    };
+    println!(
+        "  請求書 {} {}: {} + tax {} = {} yen{replaces}{void}",
+        invoice.invoice_no, invoice.partner_code, invoice.subtotal, invoice.tax, invoice.total
+    );
+}
+
+/// `kakin close M`, also the demo's close step: prints each invoice and each partner's PAY.
+pub async fn close(settings: &Settings, month: Month) -> Result<(), Failure> {
+    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+    let job = close::close_month(&db, &lake, close_settings(settings), month);
+    let report = ledgered(&db, "close", &month.to_string(), job).await?;
+    if report.already_closed {
+        println!("{month} is already closed; its invoices:");
+    } else {
+        println!("closed {month}: {}", report.counts());
+    }
+    report.invoices.iter().for_each(print_invoice);
+    for (partner, totals) in &report.totals {
+        println!("  支払合計 {partner}: お支払合計金額 {} yen", totals.pay);
+    }
+    Ok(())
+}
+
+fn figure(value: Option<i64>) -> String {
+    value.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+fn change(now: Option<i64>, before: Option<i64>) -> String {
+    match (now, before) {
+        (None, None) => "-".into(),
+        (now, before) => format!("{:+}", now.unwrap_or(0) - before.unwrap_or(0)),
+    }
+}
+
+/// `kakin close M --dry-run`: every partner's invoice total and PAY beside the previous close's.
+pub async fn preview(settings: &Settings, month: Month) -> Result<(), Failure> {
+    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+    let preview = close::preview_close(&db, &lake, close_settings(settings), month).await?;
+    if preview.already_closed {
+        println!("{month} is already closed; its invoices:");
+        preview.invoices.iter().for_each(print_invoice);
+        return Ok(());
+    }
+    println!(
+        "dry run of the close of {month} (nothing written, no number taken); previous close {}:",
+        month.previous()
+    );
+    println!(
+        "{:<12} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
+        "partner", "invoice", "previous", "change", "PAY", "previous", "change"
+    );
+    for row in &preview.rows {
+        println!(
+            "{:<12} {:>12} {:>12} {:>10} {:>12} {:>12} {:>10}",
+            row.partner.as_str(),
+            figure(row.invoice_total),
+            figure(row.previous_invoice_total),
+            change(row.invoice_total, row.previous_invoice_total),
+            figure(row.pay),
+            figure(row.previous_pay),
+            change(row.pay, row.previous_pay),
+        );
+    }
+    let billed: i64 = preview.invoices.iter().map(|i| i.total).sum();
+    println!(
+        "{} invoices would be issued ({billed} yen)",
+        preview.invoices.len()
+    );
+    Ok(())
+}
+
+impl Recorded for Vec<RefreshReport> {
+    fn counts(&self) -> String {
+        let months: Vec<String> = self
+            .iter()
+            .map(|r| format!("{} up to {}", r.month, r.until))
+            .collect();
+        format!("month to date of {}", months.join(", "))
+    }
+}
+
+/// `kakin refresh`: the open months up to yesterday in Japan.
+pub async fn refresh(settings: &Settings) -> Result<(), Failure> {
+    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive();
+    let yesterday = today - Days::new(1);
+    let job = close::refresh(&db, &lake, close_settings(settings), yesterday);
+    let reports = ledgered(&db, "refresh", "", job).await?;
+    if reports.is_empty() {
+        println!("no open month has a day before {today} to refresh");
+    }
+    for report in &reports {
+        let paid: i64 = report.totals.values().map(|t| t.pay).sum();
+        println!(
+            "provisional {} up to {}: {} partners, お支払合計金額 {paid} yen in all",
+            report.month,
+            report.until,
+            report.totals.len()
+        );
+    }
+    Ok(())
+}
+
+impl Recorded for (Month, InvoiceRecord) {
+    fn counts(&self) -> String {
+        format!(
+            "invoice {} of {} is {}",
+            self.1.invoice_no, self.0, self.1.status
+        )
+    }
+}
+
+/// `kakin invoice void NUMBER --reason TEXT`.
+pub async fn void(settings: &Settings, number: &str, reason: &str) -> Result<(), Failure> {
+    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+    let arguments = format!("{number} --reason {reason}");
+    let job = close::void_invoice(&db, &lake, number, reason);
+    let (month, record) = ledgered(&db, "invoice void", &arguments, job).await?;
+    println!(
+        "invoice {number} of the close of {month} is VOID ({}); reissue it with: kakin close {month} --reissue {}",
+        record.void_reason.as_deref().unwrap_or_default(),
+        record.partner_code
+    );
+    Ok(())
+}
+
+impl Recorded for ReissueReport {
+    fn counts(&self) -> String {
+        format!(
+            "invoice {} replaces {}{}",
+            self.invoice.invoice_no,
+            self.replaces,
+            if self.already_reissued {
+                " (reissued before: nothing changed)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// `kakin close M --reissue PARTNER`.
+pub async fn reissue(settings: &Settings, month: Month, partner: &str) -> Result<(), Failure> {
+    let partner = PartnerCode::parse(partner).map_err(|e| Failure::Invalid(e.to_string()))?;
+    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+    let arguments = format!("{month} --reissue {partner}");
+    let job = close::reissue(&db, &lake, close_settings(settings), month, &partner);
+    let report = ledgered(&db, "close", &arguments, job).await?;
+    println!("reissued for {partner} ({month}): {}", report.counts());
+    print_invoice(&report.invoice);
+    if let Some(totals) = &report.totals {
+        println!("  支払合計 {partner}: お支払合計金額 {} yen", totals.pay);
+    }
+    Ok(())
+}

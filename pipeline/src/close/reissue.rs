@@ -1,0 +1,288 @@
+//! Void and reissue (`statements.md`, "Void and reissue"). A void marks an issued invoice
+//! `VOID` with its reason; a reissue re-prices one partner's daily counts as the close recorded
+//! them (its places included: events never move between partners) with the master data as it
+//! is now, under a new number that names the one it replaces. Every other partner's rows stay
+//! as they were, byte for byte.
+//!
+//! Both follow the close's protocol: the lake's tables are rewritten first (under their final
+//! names, deterministically), then the database records the change, which is the commit point;
+//! a killed void or reissue is finished by running it again.
+
+use super::statements::{statements, Invoice, PaymentTotals, Place, PlacedDay, Rates, Usage};
+use super::tables::{self, Area};
+use super::{CloseError, CloseSettings};
+use crate::db::{Database, InvoiceRecord};
+use crate::domain::{Month, Parse, PartnerCode, PaymentMethod};
+use crate::lake::{Columns, Location};
+use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
+use std::sync::Arc;
+
+/// `kakin invoice void NUMBER --reason TEXT`: the invoice as recorded after the void (an
+/// invoice already void is left as it is).
+pub async fn void_invoice(
+    db: &Database,
+    lake: &Location,
+    number: &str,
+    reason: &str,
+) -> Result<(Month, InvoiceRecord), CloseError> {
+    let (month, record) = db
+        .invoice(number)
+        .await?
+        .ok_or_else(|| CloseError::Refused(format!("there is no invoice {number}")))?;
+    if record.status == "VOID" {
+        return Ok((month, record));
+    }
+    let path = tables::path(Area::Closed, "invoices", month);
+    let invoices = lake
+        .get_batch(&path)
+        .await?
+        .ok_or_else(|| CloseError::Refused(format!("the lake has no {path}")))?;
+    lake.put_batch(&path, &voided(&invoices, number, reason)?)
+        .await?;
+    crate::failpoint("void-before-commit");
+    db.void_invoice(number, reason).await?;
+    let (month, record) = db
+        .invoice(number)
+        .await?
+        .expect("the invoice was just read");
+    Ok((month, record))
+}
+
+/// The `invoices` table with `number` marked `VOID` for `reason`.
+fn voided(invoices: &RecordBatch, number: &str, reason: &str) -> Result<RecordBatch, CloseError> {
+    let columns_of = Columns::new(invoices);
+    let is_it = |i: usize| columns_of.text("invoice_no", i) == Some(number);
+    let replace = |column: &str, value: &str| -> Arc<dyn Array> {
+        let old = columns_of.texts(column);
+        Arc::new(StringArray::from_iter(
+            old.into_iter()
+                .enumerate()
+                .map(|(i, v)| if is_it(i) { Some(value.to_owned()) } else { v }),
+        ))
+    };
+    let mut columns = invoices.columns().to_vec();
+    for (name, value) in [("status", "VOID"), ("void_reason", reason)] {
+        let index = invoices.schema().index_of(name)?;
+        columns[index] = replace(name, value);
+    }
+    Ok(RecordBatch::try_new(invoices.schema(), columns)?)
+}
+
+/// What `kakin close M --reissue PARTNER` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReissueReport {
+    pub month: Month,
+    pub partner: PartnerCode,
+    /// The voided invoice replaced.
+    pub replaces: String,
+    pub invoice: InvoiceRecord,
+    /// The reissue had been made before: nothing changed.
+    pub already_reissued: bool,
+    pub totals: Option<PaymentTotals>,
+}
+
+/// `kakin close M --reissue PARTNER`: reissue the partner's voided invoice of `month`.
+pub async fn reissue(
+    db: &Database,
+    lake: &Location,
+    settings: CloseSettings,
+    month: Month,
+    partner: &PartnerCode,
+) -> Result<ReissueReport, CloseError> {
+    if db
+        .last_closed_month()
+        .await?
+        .is_none_or(|last| month > last)
+    {
+        return Err(CloseError::Refused(format!("{month} is not closed")));
+    }
+    let latest = db
+        .invoices_of(month)
+        .await?
+        .into_iter()
+        .filter(|i| i.partner_code == partner.as_str())
+        .max_by(|a, b| a.invoice_no.cmp(&b.invoice_no))
+        .ok_or_else(|| {
+            CloseError::Refused(format!("{partner} has no invoice in the close of {month}"))
+        })?;
+    if latest.status == "ISSUED" {
+        return match latest.replaces.clone() {
+            Some(replaces) => Ok(ReissueReport {
+                month,
+                partner: partner.clone(),
+                replaces,
+                invoice: latest,
+                already_reissued: true,
+                totals: None,
+            }),
+            None => Err(CloseError::Refused(format!(
+                "invoice {} of {partner} is issued: void it first (kakin invoice void {} --reason …)",
+                latest.invoice_no, latest.invoice_no
+            ))),
+        };
+    }
+
+    let master = db.master_data().await?;
+    let rates = Rates::on(&master, month.last_day()).map_err(CloseError::Rates)?;
+    let days = recorded_days(lake, month, partner).await?;
+    let slips: Vec<_> = db
+        .adjustment_slips()
+        .await?
+        .into_iter()
+        .filter(|s| s.adjusted_month == month && &s.partner == partner)
+        .collect();
+    let number = db
+        .next_invoice_number(settings.invoice_number_start)
+        .await?;
+    let mut statements =
+        statements(&master, rates, &days, slips, number).map_err(CloseError::Unbillable)?;
+    let Some(invoice) = statements.invoices.first_mut() else {
+        return Err(CloseError::Refused(format!(
+            "{partner} has nothing to invoice for {month} any more"
+        )));
+    };
+    invoice.replaces = Some(latest.invoice_no.clone());
+    let invoice: Invoice = invoice.clone();
+
+    let rewritten = tables::close_tables(&master, settings.dates(month), &statements);
+    for (name, table) in rewritten {
+        let path = tables::path(Area::Closed, name, month);
+        let old = lake.get_batch(&path).await?;
+        let new = table.finish();
+        let spliced = match name {
+            "invoices" | "invoice_taxes" => {
+                let keep = old
+                    .map(|o| without_invoice(&o, &invoice.invoice_no))
+                    .transpose()?;
+                concat(keep.iter().chain([&new]))?
+            }
+            _ => match old {
+                Some(old) => splice_partner(&old, partner, &new)?,
+                None => new,
+            },
+        };
+        lake.put_batch(&path, &spliced).await?;
+    }
+    crate::failpoint("reissue-before-commit");
+    let record = invoice.record();
+    db.commit_reissue(month, &record).await?;
+    Ok(ReissueReport {
+        month,
+        partner: partner.clone(),
+        replaces: latest.invoice_no,
+        invoice: record,
+        already_reissued: false,
+        totals: statements.totals_of(partner).cloned(),
+    })
+}
+
+/// A partner's daily counts as the close of `month` recorded them in its daily views.
+async fn recorded_days(
+    lake: &Location,
+    month: Month,
+    partner: &PartnerCode,
+) -> Result<Vec<PlacedDay>, CloseError> {
+    let mut days = Vec::new();
+    for table in ["billing_daily", "payment_daily", "reference_daily"] {
+        let Some(batch) = lake
+            .get_batch(&tables::path(Area::Closed, table, month))
+            .await?
+        else {
+            continue;
+        };
+        let rows = Columns::new(&batch);
+        for i in 0..rows.len() {
+            if rows.text("partner_code", i) != Some(partner.as_str()) {
+                continue;
+            }
+            let date = rows.date("play_date", i).expect("a daily row has its day");
+            let charge = rows
+                .has("charge_code")
+                .then(|| rows.text("charge_code", i))
+                .flatten();
+            let product = rows
+                .has("product_code")
+                .then(|| rows.text("product_code", i))
+                .flatten();
+            let usage = match (charge, product) {
+                (Some(charge), _) => Usage::Plays {
+                    charge: charge.to_owned(),
+                },
+                (None, Some(product)) => Usage::Purchases {
+                    product: product.to_owned(),
+                    method: rows
+                        .has("payment_method")
+                        .then(|| rows.text("payment_method", i))
+                        .flatten()
+                        .and_then(|m| PaymentMethod::parse(m).ok()),
+                },
+                (None, None) => unreachable!("a daily row names its charge or product"),
+            };
+            let store = rows.text("store_code", i).unwrap_or_default();
+            days.push(PlacedDay {
+                place: Place {
+                    partner: partner.clone(),
+                    store: crate::domain::StoreCode::parse(store)
+                        .map_err(|e| CloseError::Refused(format!("{table}: {e}")))?,
+                    play_month: Month::of(date),
+                    keychip: rows.text("keychip_id", i).unwrap_or_default().to_owned(),
+                },
+                date,
+                usage,
+                count: rows.int("count", i).unwrap_or_default(),
+            });
+        }
+    }
+    Ok(days)
+}
+
+/// The rows of `batch` where `column` satisfies `keep`.
+fn rows_where(
+    batch: &RecordBatch,
+    column: &str,
+    keep: impl Fn(Option<&str>) -> bool,
+) -> Result<RecordBatch, CloseError> {
+    let values = Columns::new(batch);
+    let mask: BooleanArray = (0..values.len())
+        .map(|row| Some(keep(values.text(column, row))))
+        .collect();
+    Ok(arrow_select::filter::filter_record_batch(batch, &mask)?)
+}
+
+fn without_invoice(batch: &RecordBatch, number: &str) -> Result<RecordBatch, CloseError> {
+    rows_where(batch, "invoice_no", |n| n != Some(number))
+}
+
+fn concat<'a>(
+    batches: impl IntoIterator<Item = &'a RecordBatch>,
+) -> Result<RecordBatch, CloseError> {
+    let batches: Vec<&RecordBatch> = batches.into_iter().collect();
+    let schema = batches.last().expect("at least the new rows").schema();
+    let aligned = batches
+        .iter()
+        .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(arrow_select::concat::concat_batches(&schema, &aligned)?)
+}
+
+/// A table of the close with the partner's rows replaced by `new`, in key order: the
+/// partner-keyed tables are ordered by partner first; `adjustments` by slip number.
+fn splice_partner(
+    old: &RecordBatch,
+    partner: &PartnerCode,
+    new: &RecordBatch,
+) -> Result<RecordBatch, CloseError> {
+    let code = Some(partner.as_str());
+    if old.schema().index_of("slip_no").is_ok() {
+        let others = rows_where(old, "partner_code", |p| p != code)?;
+        let all = concat([&others, new])?;
+        let slips = Columns::new(&all).texts("slip_no");
+        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+        order.sort_by(|&a, &b| slips[a as usize].cmp(&slips[b as usize]));
+        let indices = arrow_array::UInt32Array::from(order);
+        return Ok(arrow_select::take::take_record_batch(&all, &indices)?);
+    }
+    let before = rows_where(old, "partner_code", |p| p < code)?;
+    let after = rows_where(old, "partner_code", |p| p > code)?;
+    concat([&before, new, &after])
+}

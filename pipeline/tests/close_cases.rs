@@ -1,0 +1,819 @@
+//! The close's rules on a network built for them (September and October 2026): a cabinet
+//! moved between partners mid-month, a price change mid-month, an event delivered twice, a
+//! late event of a closed month, 5 plays at 32.5 yen, invoice lines whose per-line taxes would
+//! not add up to the invoice's, a product named like a spreadsheet formula. Then the dry run,
+//! the month to date, void and reissue, and the exports — on SQLite and PostgreSQL.
+
+use arrow_array::RecordBatchReader;
+use chrono::NaiveDate;
+use pipeline::close::{
+    self, close_month, preview_close, refresh, reissue, void_invoice, CloseSettings,
+};
+use pipeline::db::Database;
+use pipeline::domain::{Month, Parse, PartnerCode};
+use pipeline::export::{self, Encoding, ExportRequest, Filter, Issuer, Selection, View};
+use pipeline::lake::{Columns, Location};
+use pipeline::testing::{files_under, ScratchDatabase};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const SETTINGS: CloseSettings = CloseSettings {
+    invoice_number_start: 1_700_000,
+    payment_day: 25,
+};
+
+const P1: &str = "100000001";
+const P2: &str = "100000002";
+const K1: &str = "A72E0000001";
+const K2: &str = "A72E0000002";
+
+const MASTER: &[(&str, &str)] = &[
+    (
+        "partners.csv",
+        "partner_code,name,registration_number,email,notify,registered_name\n\
+         100000001,株式会社いちアミューズ,T4010801006141,,false,\n\
+         100000002,株式会社にアミューズ,,,false,\n",
+    ),
+    (
+        "stores.csv",
+        "store_code,partner_code,name\n\
+         S1,100000001,渋谷店\n\
+         S2,100000002,新宿店\n\
+         S3,100000001,池袋店\n",
+    ),
+    ("titles.csv", "title_code,name\nCHUNI,CHUNITHM\nSH4,StarHorse4\n"),
+    (
+        "keychips.csv",
+        "keychip_id,store_code,title_code,valid_from,valid_to\n\
+         A72E0000001,S1,CHUNI,2026-01-01,2026-09-15\n\
+         A72E0000001,S2,CHUNI,2026-09-16,\n\
+         A72E0000002,S1,CHUNI,2026-01-01,\n\
+         A72E0000003,S3,SH4,2026-01-01,\n\
+         A72E0000004,S1,SH4,2026-01-01,\n",
+    ),
+    (
+        "charges.csv",
+        "charge_code,title_code,kind,item_name,charge_name,unit_price,tax_rate,valid_from,valid_to,allnet_class\n\
+         CHUNI-NET,CHUNI,BILLING,CHUNITHMシリーズ,年度更新プラン課金,32.5,10,2026-01-01,2026-09-15,P-ras\n\
+         CHUNI-NET,CHUNI,BILLING,CHUNITHMシリーズ,年度更新プラン課金,40,10,2026-09-16,,P-ras\n\
+         CHUNI-OPT,CHUNI,BILLING,CHUNITHMシリーズ,オプション課金,8.9,10,2026-01-01,,\n\
+         SH4-STONE,SH4,COMMISSION,馬蹄石,馬蹄石利用分,0.4,10,2026-01-01,,\n",
+    ),
+    (
+        "products.csv",
+        "product_code,title_code,product_name,category,settlement,unit_price,valid_from,valid_to\n\
+         SH4-MEDAL5000,SH4,メダル5000円(電子マネー),電子マネー購入分,OPERATOR,5000,2026-01-01,\n\
+         SH4-AIME110,SH4,メダル110円(AimePay),AimePay購入分,OPERATOR,110,2026-01-01,\n\
+         SH4-STONE500,SH4,\"=HYPERLINK(\"\"x\"\")\",馬蹄石購入分(電子マネー),PLATFORM,500,2026-01-01,\n",
+    ),
+    (
+        "rates.csv",
+        "rate,value,valid_from\nAIMEPAY_FEE,5,2020-01-01\nEMONEY_FEE,3,2020-01-01\nCONSUMPTION_TAX,10,2019-10-01\n",
+    ),
+];
+
+const PLAYS: &str = "event_id,keychip_id,played_at,title_code,charge_code,count\n";
+const PURCHASES: &str =
+    "transaction_id,keychip_id,purchased_at,title_code,product_code,payment_method,quantity,unit_price\n";
+
+/// The deliveries: (feed/delivery date/file, data lines).
+const DELIVERIES: &[(&str, &str)] = &[
+    (
+        "plays/2026-09-01/a.csv",
+        "E1,A72E0000001,2026-09-01T10:00:00+09:00,CHUNI,CHUNI-NET,5\n",
+    ),
+    (
+        "plays/2026-09-05/a.csv",
+        "E2,A72E0000003,2026-09-05T10:00:00+09:00,SH4,SH4-STONE,3860\n\
+         E3,A72E0000004,2026-09-05T11:00:00+09:00,SH4,SH4-STONE,1000\n",
+    ),
+    (
+        "plays/2026-09-10/a.csv",
+        "E4,A72E0000002,2026-09-10T10:00:00+09:00,CHUNI,CHUNI-NET,2\n",
+    ),
+    // A second collector delivers E4 again, the next day.
+    (
+        "plays/2026-09-11/b.csv",
+        "E4,A72E0000002,2026-09-10T01:00:00Z,CHUNI,CHUNI-NET,2\n\
+         E5,A72E0000002,2026-09-11T10:00:00+09:00,CHUNI,CHUNI-OPT,10\n",
+    ),
+    (
+        "plays/2026-09-20/a.csv",
+        "E6,A72E0000001,2026-09-20T10:00:00+09:00,CHUNI,CHUNI-NET,3\n\
+         E7,A72E0000002,2026-09-20T10:00:00+09:00,CHUNI,CHUNI-NET,4\n",
+    ),
+    // E8 was played in September and reported in October, after September's close.
+    (
+        "plays/2026-10-02/a.csv",
+        "E8,A72E0000002,2026-09-28T12:00:00+09:00,CHUNI,CHUNI-NET,1\n\
+         E9,A72E0000002,2026-10-02T12:00:00+09:00,CHUNI,CHUNI-NET,1\n",
+    ),
+    (
+        "purchases/2026-09-06/a.csv",
+        "T1,A72E0000003,2026-09-05T10:00:00+09:00,SH4,SH4-MEDAL5000,EMONEY,1,5000\n\
+         T2,A72E0000003,2026-09-05T10:10:00+09:00,SH4,SH4-AIME110,AIMEPAY,1,110\n\
+         T3,A72E0000003,2026-09-05T10:20:00+09:00,SH4,SH4-STONE500,EMONEY,2,500\n\
+         T4,A72E0000004,2026-09-06T10:00:00+09:00,SH4,SH4-MEDAL5000,AIMEPAY,1,5000\n",
+    ),
+];
+
+const SLIPS: &str = "slip_no,partner_code,store_code,keychip_id,item_no,item_name,adjusted_month,transfer_date,quantity,unit_price,amount,kind,description\n\
+P000001,100000001,S1,,IT0001,キャンペーン協力金,2026-09,2026-10-25,1,1000,1000,PAYMENT,協力金\n";
+
+fn month(text: &str) -> Month {
+    Month::parse(text).unwrap()
+}
+
+fn day(text: &str) -> NaiveDate {
+    pipeline::domain::parse_date(text).unwrap()
+}
+
+fn partner(code: &str) -> PartnerCode {
+    PartnerCode::parse(code).unwrap()
+}
+
+struct Network {
+    db: Database,
+    lake: Location,
+    lake_dir: tempfile::TempDir,
+    inputs: tempfile::TempDir,
+    _scratch: ScratchDatabase,
+}
+
+impl Network {
+    /// The master data and slips imported, nothing ingested yet.
+    async fn new(scratch: ScratchDatabase) -> Network {
+        eprintln!("on {}", scratch.url);
+        let inputs = tempfile::tempdir().unwrap();
+        for (name, text) in MASTER {
+            write(&inputs.path().join("master").join(name), text);
+        }
+        write(&inputs.path().join("slips.csv"), SLIPS);
+        for (path, lines) in DELIVERIES {
+            let header = if path.starts_with("plays") {
+                PLAYS
+            } else {
+                PURCHASES
+            };
+            write(
+                &inputs.path().join("incoming").join(path),
+                &format!("{header}{lines}"),
+            );
+        }
+        let db = Database::connect(&scratch.url).await.unwrap();
+        let lake_dir = tempfile::tempdir().unwrap();
+        let lake = Location::open(&format!("file://{}", lake_dir.path().display())).unwrap();
+        pipeline::master::import_master(&db, &lake, &inputs.path().join("master"))
+            .await
+            .unwrap();
+        pipeline::master::import_adjustments(&db, &inputs.path().join("slips.csv"))
+            .await
+            .unwrap();
+        Network {
+            db,
+            lake,
+            lake_dir,
+            inputs,
+            _scratch: scratch,
+        }
+    }
+
+    async fn ingest(&self, until: &str) {
+        let incoming = Location::open(&format!(
+            "file://{}",
+            self.inputs.path().join("incoming").display()
+        ))
+        .unwrap();
+        pipeline::ingest::ingest(&self.db, &self.lake, &incoming, Some(day(until)), &())
+            .await
+            .unwrap();
+    }
+
+    /// September ingested and closed.
+    async fn september_closed(scratch: ScratchDatabase) -> Network {
+        let network = Network::new(scratch).await;
+        network.ingest("2026-09-30").await;
+        close_month(&network.db, &network.lake, SETTINGS, month("2026-09"))
+            .await
+            .unwrap();
+        network
+    }
+
+    fn table(&self, path: &str) -> arrow_array::RecordBatch {
+        let bytes = std::fs::read(self.lake_dir.path().join(path)).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(bytes),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let schema = reader.schema();
+        let batches: Vec<_> = reader.map(Result::unwrap).collect();
+        arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+    }
+
+    fn closed(&self, table: &str, month: &str) -> arrow_array::RecordBatch {
+        self.table(&format!("{table}/closing_month={month}/part-0.parquet"))
+    }
+
+    fn lake_files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        files_under(self.lake_dir.path())
+    }
+
+    async fn export(&self, view: View, request: ExportRequest) -> Vec<Vec<String>> {
+        let issuer = Issuer {
+            name: "株式会社セガ".into(),
+            registration_number: "T4010801006141".into(),
+        };
+        export::export(&self.db, &self.lake, view, &request, &issuer)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.iter().map(|c| c.shown().to_owned()).collect())
+            .collect()
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The rows of a table as (column values) for the named columns, as text.
+fn rows(batch: &arrow_array::RecordBatch, columns: &[&str]) -> Vec<Vec<String>> {
+    let table = Columns::new(batch);
+    (0..table.len())
+        .map(|i| {
+            columns
+                .iter()
+                .map(|c| {
+                    let value = match batch.schema().field_with_name(c).unwrap().data_type() {
+                        arrow_schema::DataType::Utf8 => table.text(c, i).map(str::to_owned),
+                        arrow_schema::DataType::Int64 => table.int(c, i).map(|v| v.to_string()),
+                        arrow_schema::DataType::Date32 => table.date(c, i).map(|v| v.to_string()),
+                        _ => table.decimal(c, i).map(|v| v.to_string()),
+                    };
+                    value.unwrap_or_else(|| "null".into())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn strings(rows: &[&[&str]]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| r.iter().map(|s| s.to_string()).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_month_closes_by_the_rules_and_late_events_go_to_the_next_close() {
+    for scratch in ScratchDatabase::each().await {
+        let network = Network::september_closed(scratch).await;
+
+        // 請求明細: the moved cabinet bills each partner for its own days; the price change
+        // makes two rows; E4, delivered twice, is counted once; 5 × 32.5 = 162.5 → 163.
+        let billing = network.closed("billing_details", "2026-09");
+        let columns = [
+            "partner_code",
+            "store_code",
+            "play_month",
+            "keychip_id",
+            "charge_code",
+            "count",
+            "unit_price",
+            "amount",
+            "invoice_no",
+        ];
+        assert_eq!(
+            rows(&billing, &columns),
+            strings(&[
+                &[
+                    P1,
+                    "S1",
+                    "2026-09",
+                    K1,
+                    "CHUNI-NET",
+                    "5",
+                    "32.5",
+                    "163",
+                    "1700000"
+                ],
+                &[
+                    P1,
+                    "S1",
+                    "2026-09",
+                    K2,
+                    "CHUNI-NET",
+                    "2",
+                    "32.5",
+                    "65",
+                    "1700000"
+                ],
+                &[
+                    P1,
+                    "S1",
+                    "2026-09",
+                    K2,
+                    "CHUNI-NET",
+                    "4",
+                    "40",
+                    "160",
+                    "1700000"
+                ],
+                &[
+                    P1,
+                    "S1",
+                    "2026-09",
+                    K2,
+                    "CHUNI-OPT",
+                    "10",
+                    "8.9",
+                    "89",
+                    "1700000"
+                ],
+                &[
+                    P2,
+                    "S2",
+                    "2026-09",
+                    K1,
+                    "CHUNI-NET",
+                    "3",
+                    "40",
+                    "120",
+                    "1700001"
+                ],
+            ])
+        );
+        let daily = network.closed("billing_daily", "2026-09");
+        assert_eq!(
+            rows(&daily, &["keychip_id", "play_date", "count", "amount"])[0],
+            [K1, "2026-09-01", "5", "163"]
+        );
+
+        // 請求書: per rate, once per invoice: 228 + 160 + 89 = 477 → tax truncate(47.7) = 47,
+        // where taxing each line would give 22 + 16 + 8 = 46.
+        let invoices = network.closed("invoices", "2026-09");
+        assert_eq!(
+            rows(
+                &invoices,
+                &[
+                    "invoice_no",
+                    "partner_code",
+                    "subtotal",
+                    "tax",
+                    "total",
+                    "status"
+                ]
+            ),
+            strings(&[
+                &["1700000", P1, "477", "47", "524", "ISSUED"],
+                &["1700001", P2, "120", "12", "132", "ISSUED"],
+            ])
+        );
+        let taxes = network.closed("invoice_taxes", "2026-09");
+        assert_eq!(
+            rows(&taxes, &["invoice_no", "tax_rate", "subtotal", "tax"])[0],
+            ["1700000", "10", "477", "47"]
+        );
+
+        // 支払合計 of P1: A1 110 + 5,000; B1 5,000; C1 (3,860 + 1,000) × 0.4; D1 the slip.
+        let totals = network.closed("payment_totals", "2026-09");
+        let items = [
+            "partner_code",
+            "title_code",
+            "a1",
+            "a2",
+            "b1",
+            "b2",
+            "b3",
+            "b4",
+            "c1",
+            "d1",
+            "f3",
+            "f4",
+            "g1",
+            "g2",
+            "pay",
+        ];
+        assert_eq!(
+            rows(&totals, &items)[0],
+            [
+                P1, "null", "5110", "255", "5000", "150", "15", "165", "1944", "1000", "255", "23",
+                "2944", "267", "12634"
+            ]
+        );
+
+        // October: E8 (played 09-28, delivered 10-02) is billed now, with its own play month.
+        network.ingest("2026-10-31").await;
+        let october = close_month(&network.db, &network.lake, SETTINGS, month("2026-10"))
+            .await
+            .unwrap();
+        assert_eq!(october.invoices.len(), 1);
+        assert_eq!(october.invoices[0].invoice_no, "1700002");
+        let billing = network.closed("billing_details", "2026-10");
+        assert_eq!(
+            rows(&billing, &["keychip_id", "play_month", "count", "amount"]),
+            strings(&[&[K2, "2026-09", "1", "40"], &[K2, "2026-10", "1", "40"]])
+        );
+        let september = network.closed("billing_details", "2026-09");
+        assert_eq!(september.num_rows(), 5, "September's close is as it was");
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_changes_nothing_and_a_refresh_gives_the_close_figures() {
+    for scratch in ScratchDatabase::each().await {
+        let network = Network::new(scratch).await;
+        network.ingest("2026-09-30").await;
+
+        let reports = refresh(&network.db, &network.lake, SETTINGS, day("2026-09-30"))
+            .await
+            .unwrap();
+        assert_eq!(reports.len(), 1);
+        let provisional_totals =
+            network.table("provisional/payment_totals/closing_month=2026-09/part-0.parquet");
+        let provisional_billing =
+            network.table("provisional/billing_details/closing_month=2026-09/part-0.parquet");
+
+        let lake_before = network.lake_files();
+        let next_before = network.db.next_invoice_number(1_700_000).await.unwrap();
+        let batches_before = network.db.committed_batches().await.unwrap();
+        let preview = preview_close(&network.db, &network.lake, SETTINGS, month("2026-09"))
+            .await
+            .unwrap();
+        assert!(network.lake_files() == lake_before, "the lake is as it was");
+        assert_eq!(network.db.last_closed_month().await.unwrap(), None);
+        assert_eq!(
+            network.db.next_invoice_number(1_700_000).await.unwrap(),
+            next_before,
+            "no number taken"
+        );
+        assert_eq!(
+            network.db.committed_batches().await.unwrap(),
+            batches_before
+        );
+
+        let closed = close_month(&network.db, &network.lake, SETTINGS, month("2026-09"))
+            .await
+            .unwrap();
+        assert_eq!(
+            preview.invoices, closed.invoices,
+            "the same invoices, the same numbers"
+        );
+        for row in &preview.rows {
+            assert_eq!(row.pay, closed.totals.get(&row.partner).map(|t| t.pay));
+            assert_eq!(row.previous_pay, None);
+        }
+        assert_eq!(preview.rows.len(), 2);
+
+        // The month to date after the month's last ingest is the close, numbers aside.
+        let totals = network.closed("payment_totals", "2026-09");
+        assert_eq!(provisional_totals, totals);
+        let figures = [
+            "partner_code",
+            "keychip_id",
+            "count",
+            "unit_price",
+            "amount",
+        ];
+        assert_eq!(
+            rows(&provisional_billing, &figures),
+            rows(&network.closed("billing_details", "2026-09"), &figures)
+        );
+        assert!(
+            !network
+                .lake_files()
+                .keys()
+                .any(|p| p.starts_with("provisional")),
+            "the closed month's provisional tables are dropped"
+        );
+
+        // October's preview compares with September's close.
+        network.ingest("2026-10-31").await;
+        let october = preview_close(&network.db, &network.lake, SETTINGS, month("2026-10"))
+            .await
+            .unwrap();
+        let p1 = october
+            .rows
+            .iter()
+            .find(|r| r.partner.as_str() == P1)
+            .unwrap();
+        assert_eq!(
+            (p1.invoice_total, p1.previous_invoice_total),
+            (Some(88), Some(524))
+        );
+        assert_eq!(p1.previous_pay, Some(12_634));
+    }
+}
+
+#[tokio::test]
+async fn a_void_then_a_reissue_replaces_one_partners_invoice_only() {
+    for scratch in ScratchDatabase::each().await {
+        let network = Network::september_closed(scratch).await;
+        let before = network.lake_files();
+        let p2_rows = |n: &Network| {
+            let billing = n.closed("billing_details", "2026-09");
+            rows(
+                &billing,
+                &["partner_code", "keychip_id", "amount", "invoice_no"],
+            )
+            .into_iter()
+            .filter(|r| r[0] == P2)
+            .collect::<Vec<_>>()
+        };
+        let p2_before = p2_rows(&network);
+
+        // Refused while the invoice stands.
+        let refused = reissue(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-09"),
+            &partner(P1),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(close::CloseError::Refused(_))),
+            "{refused:?}"
+        );
+
+        let (_, voided) = void_invoice(&network.db, &network.lake, "1700000", "単価誤り")
+            .await
+            .unwrap();
+        assert_eq!(voided.status, "VOID");
+
+        // The price of CHUNI-OPT is corrected (8.9 → 9) before the reissue.
+        let fix = network.inputs.path().join("fix");
+        write(
+            &fix.join("charges.csv"),
+            "charge_code,title_code,kind,item_name,charge_name,unit_price,tax_rate,valid_from,valid_to,allnet_class\n\
+             CHUNI-OPT,CHUNI,BILLING,CHUNITHMシリーズ,オプション課金,9,10,2026-01-01,,\n",
+        );
+        pipeline::master::import_master(&network.db, &network.lake, &fix)
+            .await
+            .unwrap();
+        let report = reissue(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-09"),
+            &partner(P1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.invoice.invoice_no, "1700002");
+        assert_eq!(report.invoice.replaces.as_deref(), Some("1700000"));
+        // 228 + 160 + 10 × 9 = 478 → tax 47.
+        assert_eq!((report.invoice.subtotal, report.invoice.tax), (478, 47));
+
+        let invoices = network.closed("invoices", "2026-09");
+        assert_eq!(
+            rows(
+                &invoices,
+                &[
+                    "invoice_no",
+                    "partner_code",
+                    "total",
+                    "status",
+                    "replaces",
+                    "void_reason"
+                ]
+            ),
+            strings(&[
+                &["1700000", P1, "524", "VOID", "null", "単価誤り"],
+                &["1700001", P2, "132", "ISSUED", "null", "null"],
+                &["1700002", P1, "525", "ISSUED", "1700000", "null"],
+            ])
+        );
+        let billing = network.closed("billing_details", "2026-09");
+        let p1: Vec<_> = rows(
+            &billing,
+            &["partner_code", "charge_code", "amount", "invoice_no"],
+        )
+        .into_iter()
+        .filter(|r| r[0] == P1)
+        .collect();
+        assert!(p1.iter().all(|r| r[3] == "1700002"), "{p1:?}");
+        assert!(p1.contains(&strings(&[&[P1, "CHUNI-OPT", "90", "1700002"]])[0]));
+        assert_eq!(
+            p2_rows(&network),
+            p2_before,
+            "the other partner is untouched"
+        );
+        let unchanged = |name: &str| {
+            let path = PathBuf::from(format!("{name}/closing_month=2026-09/part-0.parquet"));
+            before[&path] == network.lake_files()[&path]
+        };
+        assert!(
+            unchanged("payment_details"),
+            "P1's payments re-price to the same bytes"
+        );
+
+        // A second reissue changes nothing.
+        let after = network.lake_files();
+        let again = reissue(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-09"),
+            &partner(P1),
+        )
+        .await
+        .unwrap();
+        assert!(again.already_reissued);
+        assert!(network.lake_files() == after);
+        let recorded = network.db.invoices_of(month("2026-09")).await.unwrap();
+        assert_eq!(recorded.len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn exports_follow_the_guide() {
+    for scratch in ScratchDatabase::each().await {
+        let network = Network::september_closed(scratch).await;
+        let all = ExportRequest::default();
+
+        let billing = network.export(View::Billing, all.clone()).await;
+        assert_eq!(billing[0], View::Billing.headers());
+        assert_eq!(
+            billing[1],
+            [
+                "2026年10月",
+                P1,
+                "株式会社いちアミューズ",
+                "渋谷店",
+                "2026年09月",
+                K1,
+                "P-ras",
+                "CHUNITHMシリーズ",
+                "年度更新プラン課金",
+                "5",
+                "32.5",
+                "163"
+            ]
+        );
+        assert_eq!(billing[4][6], "-", "no ALL.Net区分 is shown as -");
+
+        // The daily view lists every day of the play month, days without plays as 0.
+        let daily = network.export(View::BillingDaily, all.clone()).await;
+        let k1: Vec<_> = daily
+            .iter()
+            .filter(|r| r[5] == K1 && r[2] == "渋谷店")
+            .collect();
+        assert_eq!(k1.len(), 30);
+        assert_eq!(
+            k1[0][4..],
+            [
+                "2026年09月01日",
+                K1,
+                "CHUNITHMシリーズ",
+                "年度更新プラン課金",
+                "5",
+                "32.5",
+                "163"
+            ]
+        );
+        assert_eq!(k1[1][8..], ["0", "32.5", "0"]);
+
+        let payments = network.export(View::Payments, all.clone()).await;
+        let stones = payments
+            .iter()
+            .find(|r| r[6] == "馬蹄石" && r[4] == "A72E0000003")
+            .unwrap();
+        assert_eq!(stones[8..], ["3860", "-", "-", "0.4", "1544"]);
+        let medal = payments
+            .iter()
+            .find(|r| r[6] == "メダル5000円(電子マネー)" && r[4] == "A72E0000003")
+            .unwrap();
+        assert_eq!(medal[8..], ["1", "5000", "5000", "4850", "4850"]);
+        let aime = payments
+            .iter()
+            .find(|r| r[6] == "メダル110円(AimePay)")
+            .unwrap();
+        assert_eq!(aime[8..], ["1", "110", "110", "104.5", "105"]);
+
+        // Partial match, as the site's search form.
+        let shibuya = network
+            .export(
+                View::Billing,
+                ExportRequest {
+                    filters: vec![Filter::contains("店舗名=渋谷").unwrap()],
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(shibuya.len(), 1 + 4);
+        assert!(shibuya[1..].iter().all(|r| r[3] == "渋谷店"));
+        let pras = network
+            .export(
+                View::Billing,
+                ExportRequest {
+                    filters: vec![
+                        Filter::equals("ALL.Net区分=P-ras").unwrap(),
+                        Filter::range("金額=100..").unwrap(),
+                    ],
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(pras.len(), 1 + 3, "{pras:?}");
+
+        // The product named like a formula comes out harmless.
+        let rows = export::export(
+            &network.db,
+            &network.lake,
+            View::Reference,
+            &all,
+            &Issuer::default(),
+        )
+        .await
+        .unwrap();
+        let csv = String::from_utf8(export::encode(&rows, Encoding::Utf8).unwrap()).unwrap();
+        assert!(csv.starts_with('\u{feff}'));
+        assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{csv}");
+        assert!(!csv.contains(",\"=HYPERLINK"));
+
+        // CP932 round-trips.
+        let rows = export::export(
+            &network.db,
+            &network.lake,
+            View::Billing,
+            &all,
+            &Issuer::default(),
+        )
+        .await
+        .unwrap();
+        let utf8 = export::encode(&rows, Encoding::Utf8).unwrap();
+        let cp932 = export::encode(&rows, Encoding::Cp932).unwrap();
+        let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&cp932);
+        assert!(!bad);
+        assert_eq!(decoded.as_bytes(), &utf8[3..]);
+
+        // 支払合計 for 池袋店 and StarHorse4, by hand from that selection's details (K3 only):
+        // A1 110, A2 truncate(5.5) = 5, B1 5,000, B2 150, B3 15, B4 165, C1 3,860 × 0.4 = 1,544,
+        // D1 0 (the slip is 渋谷店's), F3 5, F4 truncate(5 × 10 / 110) = 0,
+        // G1 1,544, G2 truncate(1,544 × 10 / 110) = 140, PAY 110 + 5,000 − 165 − 5 + 1,544.
+        let selected = network
+            .export(
+                View::Totals,
+                ExportRequest {
+                    selection: Selection {
+                        store: Some("池袋店".into()),
+                        title: Some("StarHorse4".into()),
+                    },
+                    ..Default::default()
+                },
+            )
+            .await;
+        let figures: Vec<i64> = selected
+            .iter()
+            .filter(|r| r.len() == 3 && r[0] != "項目")
+            .map(|r| r[1].parse().unwrap())
+            .collect();
+        assert_eq!(
+            figures,
+            [110, 5, 5_000, 150, 15, 165, 1_544, 0, 0, 5, 0, 5, 0, 1_544, 140, 6_484]
+        );
+        assert!(selected.contains(&vec!["取引先コード".to_owned(), P1.to_owned()]));
+        assert!(selected.contains(&vec!["登録番号".to_owned(), "T4010801006141".to_owned()]));
+
+        // Without a selection, the export is the close's own statement.
+        let whole = network.export(View::Totals, all.clone()).await;
+        let pay: Vec<&Vec<String>> = whole
+            .iter()
+            .filter(|r| r[0].starts_with("お支払合計金額"))
+            .collect();
+        assert_eq!(pay[0][1], "12634");
+        let adjustments = network
+            .export(
+                View::Adjustments,
+                ExportRequest {
+                    slip_kinds: export::SlipKinds::All,
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(
+            adjustments[1],
+            [
+                "2026年10月",
+                P1,
+                "株式会社いちアミューズ",
+                "渋谷店",
+                "P000001",
+                "IT0001",
+                "キャンペーン協力金",
+                "-",
+                "2026年09月",
+                "2026/10/25",
+                "1",
+                "1000",
+                "1000",
+                "協力金"
+            ]
+        );
+        let billing_slips = network.export(View::Adjustments, all.clone()).await;
+        assert_eq!(billing_slips.len(), 1, "no BILLING slip: the header alone");
+    }
+}
