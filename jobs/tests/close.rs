@@ -204,23 +204,46 @@ async fn a_killed_reissue_is_finished_by_its_rerun() {
     );
     for site in [&clean, &killed] {
         assert!(site.run(&["close", "2023-05"], None).status.success());
-        let out = site.run(&["invoice", "void", "1700000", "--reason", "単価誤り"], None);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout(&out).contains("is VOID (単価誤り)"), "{}", stdout(&out));
+        let out = site.run(
+            &["invoice", "void", "1700000", "--reason", "単価誤り"],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout(&out).contains("is VOID (単価誤り)"),
+            "{}",
+            stdout(&out)
+        );
     }
     let reissue = ["close", "2023-05", "--reissue", "229999000"];
-    let reissued = "請求書 1700001 229999000: 34220 + tax 3422 = 37642 yen (請求書番号 1700000 の再発行)";
+    let reissued =
+        "請求書 1700001 229999000: 34220 + tax 3422 = 37642 yen (請求書番号 1700000 の再発行)";
     let out = clean.run(&reissue, None);
     assert!(stdout(&out).contains(reissued), "{}", stdout(&out));
 
     let out = killed.run(&reissue, Some("reissue-before-commit"));
     assert!(!out.status.success(), "the failpoint kills the reissue");
     let rerun = killed.run(&reissue, None);
-    assert!(stdout(&rerun).contains(reissued), "no number was taken: {}", stdout(&rerun));
-    assert!(killed.closes() == clean.closes(), "the same tables as an uninterrupted reissue");
+    assert!(
+        stdout(&rerun).contains(reissued),
+        "no number was taken: {}",
+        stdout(&rerun)
+    );
+    assert!(
+        killed.closes() == clean.closes(),
+        "the same tables as an uninterrupted reissue"
+    );
 
     let again = killed.run(&reissue, None);
-    assert!(stdout(&again).contains("reissued before: nothing changed"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("reissued before: nothing changed"),
+        "{}",
+        stdout(&again)
+    );
     let runs = stdout(&killed.run(&["runs"], None));
     assert!(runs.contains("invoice void"), "{runs}");
     assert!(runs.contains("2023-05 --reissue 229999000"), "{runs}");

@@ -6,7 +6,7 @@
 
 use crate::close::{INVOICE_TABLES, STATEMENT_TABLES};
 use crate::db::{Database, DbError};
-use crate::lake::{LakeError, Location};
+use crate::lake::{scan_table, LakeError, Location};
 use polars::prelude::*;
 use polars::sql::SQLContext;
 use std::path::Path;
@@ -92,52 +92,6 @@ fn run(root: &Path, committed: &Committed, sql: &str) -> Result<DataFrame, Query
     Ok(context.execute(sql)?.collect()?)
 }
 
-/// A Hive-partitioned table of the lake, its partition columns as text; none when it has no
-/// file yet.
 fn scan(root: &Path, table: &str) -> PolarsResult<Option<LazyFrame>> {
-    let dir = root.join(table);
-    if !has_parquet(&dir) {
-        return Ok(None);
-    }
-    let args = ScanArgsParquet {
-        hive_options: HiveOptions {
-            try_parse_dates: false,
-            ..HiveOptions::new_enabled()
-        },
-        ..Default::default()
-    };
-    let glob = format!("{}/**/*.parquet", dir.display());
-    LazyFrame::scan_parquet(PlRefPath::new(glob), args).map(Some)
-}
-
-fn has_parquet(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let path = e.path();
-        path.extension().is_some_and(|x| x == "parquet") || (path.is_dir() && has_parquet(&path))
-    })
-}
-
-/// How a query's result is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    /// A table for a terminal.
-    Table,
-    Csv,
-    Parquet,
-}
-
-/// The query's result as bytes in the chosen form.
-pub fn render(mut frame: DataFrame, output: Output) -> Result<Vec<u8>, QueryError> {
-    let mut bytes = Vec::new();
-    match output {
-        Output::Table => bytes = format!("{frame}\n").into_bytes(),
-        Output::Csv => CsvWriter::new(&mut bytes).finish(&mut frame)?,
-        Output::Parquet => {
-            ParquetWriter::new(&mut bytes).finish(&mut frame)?;
-        }
-    }
-    Ok(bytes)
+    scan_table(&root.join(table))
 }

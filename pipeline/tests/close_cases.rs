@@ -220,7 +220,7 @@ impl Network {
         files_under(self.lake_dir.path())
     }
 
-    async fn export(&self, view: View, request: ExportRequest) -> Vec<Vec<String>> {
+    async fn export_cells(&self, view: View, request: ExportRequest) -> Vec<Vec<export::Cell>> {
         let issuer = Issuer {
             name: "株式会社セガ".into(),
             registration_number: "T4010801006141".into(),
@@ -228,9 +228,28 @@ impl Network {
         export::export(&self.db, &self.lake, view, &request, &issuer)
             .await
             .unwrap()
+    }
+
+    /// The cells of an export as shown (before neutralising).
+    async fn export(&self, view: View, request: ExportRequest) -> Vec<Vec<String>> {
+        self.export_cells(view, request)
+            .await
             .iter()
             .map(|row| row.iter().map(|c| c.shown().to_owned()).collect())
             .collect()
+    }
+
+    /// The export as a file.
+    async fn csv(&self, view: View, encoding: Encoding) -> Vec<u8> {
+        let rows = self.export_cells(view, ExportRequest::default()).await;
+        export::encode(&rows, encoding).unwrap()
+    }
+}
+
+fn filtered(filters: Vec<Filter>) -> ExportRequest {
+    ExportRequest {
+        filters,
+        ..Default::default()
     }
 }
 
@@ -635,7 +654,10 @@ async fn exports_follow_the_guide() {
         let all = ExportRequest::default();
 
         let billing = network.export(View::Billing, all.clone()).await;
-        assert_eq!(billing[0], View::Billing.headers());
+        assert_eq!(
+            billing[0].join(","),
+            "請求書発行月,取引先コード,取引先名,店舗名,プレイ年月,個体識別番号,ALL.Net区分,品名,課金名,回数,単価,金額"
+        );
         assert_eq!(
             billing[1],
             [
@@ -677,6 +699,20 @@ async fn exports_follow_the_guide() {
         assert_eq!(k1[1][8..], ["0", "32.5", "0"]);
 
         let payments = network.export(View::Payments, all.clone()).await;
+        assert_eq!(
+            payments[0].join(","),
+            "取引先コード,取引先名,店舗名,プレイ年月,個体識別番号,タイトル名,商品名,区分,回数,単価,金額,返金単価,返金金額"
+        );
+        let reference_daily = network.export(View::ReferenceDaily, all.clone()).await;
+        assert_eq!(
+            reference_daily[0].join(","),
+            "取引先コード,取引先名,店舗名,プレイ年月,日時,個体識別番号,タイトル名,商品名,区分,回数,単価,金額"
+        );
+        assert_eq!(
+            reference_daily.len(),
+            1 + 30,
+            "one platform product, every day of September"
+        );
         let stones = payments
             .iter()
             .find(|r| r[6] == "馬蹄石" && r[4] == "A72E0000003")
@@ -697,55 +733,27 @@ async fn exports_follow_the_guide() {
         let shibuya = network
             .export(
                 View::Billing,
-                ExportRequest {
-                    filters: vec![Filter::contains("店舗名=渋谷").unwrap()],
-                    ..Default::default()
-                },
+                filtered(vec![Filter::contains("店舗名=渋谷").unwrap()]),
             )
             .await;
         assert_eq!(shibuya.len(), 1 + 4);
         assert!(shibuya[1..].iter().all(|r| r[3] == "渋谷店"));
-        let pras = network
-            .export(
-                View::Billing,
-                ExportRequest {
-                    filters: vec![
-                        Filter::equals("ALL.Net区分=P-ras").unwrap(),
-                        Filter::range("金額=100..").unwrap(),
-                    ],
-                    ..Default::default()
-                },
-            )
-            .await;
+        let choices = vec![
+            Filter::equals("ALL.Net区分=P-ras").unwrap(),
+            Filter::range("金額=100..").unwrap(),
+        ];
+        let pras = network.export(View::Billing, filtered(choices)).await;
         assert_eq!(pras.len(), 1 + 3, "{pras:?}");
 
         // The product named like a formula comes out harmless.
-        let rows = export::export(
-            &network.db,
-            &network.lake,
-            View::Reference,
-            &all,
-            &Issuer::default(),
-        )
-        .await
-        .unwrap();
-        let csv = String::from_utf8(export::encode(&rows, Encoding::Utf8).unwrap()).unwrap();
+        let csv = String::from_utf8(network.csv(View::Reference, Encoding::Utf8).await).unwrap();
         assert!(csv.starts_with('\u{feff}'));
         assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{csv}");
         assert!(!csv.contains(",\"=HYPERLINK"));
 
         // CP932 round-trips.
-        let rows = export::export(
-            &network.db,
-            &network.lake,
-            View::Billing,
-            &all,
-            &Issuer::default(),
-        )
-        .await
-        .unwrap();
-        let utf8 = export::encode(&rows, Encoding::Utf8).unwrap();
-        let cp932 = export::encode(&rows, Encoding::Cp932).unwrap();
+        let utf8 = network.csv(View::Billing, Encoding::Utf8).await;
+        let cp932 = network.csv(View::Billing, Encoding::Cp932).await;
         let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&cp932);
         assert!(!bad);
         assert_eq!(decoded.as_bytes(), &utf8[3..]);

@@ -133,18 +133,9 @@ fn billed_rows(
     until: NaiveDate,
     seen: &DataFrame,
 ) -> PolarsResult<Option<LazyFrame>> {
-    let dir = root.join(table);
-    if !dir.exists() {
+    let Some(rows) = crate::lake::scan_table(&root.join(table))? else {
         return Ok(None);
-    }
-    let args = ScanArgsParquet {
-        hive_options: HiveOptions {
-            try_parse_dates: false,
-            ..HiveOptions::new_enabled()
-        },
-        ..Default::default()
     };
-    let glob = format!("{}/**/*.parquet", dir.display());
     let month_text = month.to_string();
     let play_month = col(date_column).str().slice(lit(0), lit(7));
     let first_close = col("first_close");
@@ -153,7 +144,7 @@ fn billed_rows(
         .and(play_month.clone().lt_eq(lit(month_text.clone())))
         .or(play_month.eq(lit(month_text)))
         .and(col(date_column).lt_eq(lit(until.to_string())));
-    let rows = LazyFrame::scan_parquet(PlRefPath::new(glob), args)?
+    let rows = rows
         .join(
             seen.clone().lazy(),
             [col("batch")],

@@ -67,119 +67,59 @@ impl View {
     }
 
     /// The guide's column headers, in order.
-    pub fn headers(self) -> &'static [&'static str] {
+    pub fn headers(self) -> Vec<&'static str> {
         use View::*;
-        match self {
-            Invoices => &[
+        const PLACE: [&str; 4] = ["取引先コード", "取引先名", "店舗名", "プレイ年月"];
+        const DAY: [&str; 1] = ["日時"];
+        const PRODUCT: [&str; 4] = ["個体識別番号", "タイトル名", "商品名", "区分"];
+        const CHARGE: [&str; 3] = ["個体識別番号", "品名", "課金名"];
+        const FIGURES: [&str; 3] = ["回数", "単価", "金額"];
+        const REFUND: [&str; 2] = ["返金単価", "返金金額"];
+        let parts: &[&[&str]] = match self {
+            Invoices => &[&[
                 "請求書発行月",
                 "取引先名",
                 "取引先コード",
                 "請求書番号",
                 "ファイル",
-            ],
+            ]],
             Billing => &[
-                "請求書発行月",
-                "取引先コード",
-                "取引先名",
-                "店舗名",
-                "プレイ年月",
-                "個体識別番号",
-                "ALL.Net区分",
-                "品名",
-                "課金名",
-                "回数",
-                "単価",
-                "金額",
+                &[
+                    "請求書発行月",
+                    "取引先コード",
+                    "取引先名",
+                    "店舗名",
+                    "プレイ年月",
+                ],
+                &["個体識別番号", "ALL.Net区分", "品名", "課金名"],
+                &FIGURES,
             ],
-            BillingDaily => &[
-                "取引先コード",
-                "取引先名",
-                "店舗名",
-                "プレイ年月",
-                "日時",
-                "個体識別番号",
-                "品名",
-                "課金名",
-                "回数",
-                "単価",
-                "金額",
-            ],
+            BillingDaily => &[&PLACE, &DAY, &CHARGE, &FIGURES],
             Adjustments => &[
-                "請求書発行月",
-                "取引先コード",
-                "取引先名",
-                "店舗名",
-                "調整伝票番号",
-                "品目番号",
-                "品名",
-                "個体識別番号",
-                "調整日",
-                "振替予定日",
-                "数量",
-                "単価",
-                "金額",
-                "明細適用",
+                &[
+                    "請求書発行月",
+                    "取引先コード",
+                    "取引先名",
+                    "店舗名",
+                    "調整伝票番号",
+                ],
+                &[
+                    "品目番号",
+                    "品名",
+                    "個体識別番号",
+                    "調整日",
+                    "振替予定日",
+                    "数量",
+                ],
+                &["単価", "金額", "明細適用"],
             ],
-            Payments => &[
-                "取引先コード",
-                "取引先名",
-                "店舗名",
-                "プレイ年月",
-                "個体識別番号",
-                "タイトル名",
-                "商品名",
-                "区分",
-                "回数",
-                "単価",
-                "金額",
-                "返金単価",
-                "返金金額",
-            ],
-            PaymentsDaily => &[
-                "取引先コード",
-                "取引先名",
-                "店舗名",
-                "プレイ年月",
-                "日時",
-                "個体識別番号",
-                "タイトル名",
-                "商品名",
-                "区分",
-                "回数",
-                "単価",
-                "金額",
-                "返金単価",
-                "返金金額",
-            ],
-            Reference => &[
-                "取引先コード",
-                "取引先名",
-                "店舗名",
-                "プレイ年月",
-                "個体識別番号",
-                "タイトル名",
-                "商品名",
-                "区分",
-                "回数",
-                "単価",
-                "金額",
-            ],
-            ReferenceDaily => &[
-                "取引先コード",
-                "取引先名",
-                "店舗名",
-                "プレイ年月",
-                "日時",
-                "個体識別番号",
-                "タイトル名",
-                "商品名",
-                "区分",
-                "回数",
-                "単価",
-                "金額",
-            ],
-            Totals => &["項目", "金額", "備考"],
-        }
+            Payments => &[&PLACE, &PRODUCT, &FIGURES, &REFUND],
+            PaymentsDaily => &[&PLACE, &DAY, &PRODUCT, &FIGURES, &REFUND],
+            Reference => &[&PLACE, &PRODUCT, &FIGURES],
+            ReferenceDaily => &[&PLACE, &DAY, &PRODUCT, &FIGURES],
+            Totals => &[&["項目", "金額", "備考"]],
+        };
+        parts.concat()
     }
 
     /// The lake table the view reads.
@@ -387,7 +327,8 @@ pub async fn export(
     if view == View::Totals {
         return totals::rows(db, lake, area, &months, request, issuer).await;
     }
-    let mut rows = vec![view.headers().iter().map(Cell::text).collect::<Vec<_>>()];
+    let headers = view.headers();
+    let mut rows = vec![headers.iter().map(Cell::text).collect::<Vec<_>>()];
     for month in months {
         let Some(batch) = lake
             .get_batch(&table_path(area, view.table(), month))
@@ -409,7 +350,7 @@ pub async fn export(
         rows.extend(
             chosen
                 .into_iter()
-                .filter(|row| matches(view.headers(), row, &request.filters)),
+                .filter(|row| matches(&headers, row, &request.filters)),
         );
     }
     Ok(rows)

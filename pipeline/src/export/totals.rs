@@ -79,6 +79,85 @@ struct Selected {
     slips: Vec<(AdjustmentKind, i64)>,
 }
 
+impl Selection {
+    /// Whether row `i` of a table with stores and titles is in the selection.
+    fn holds(&self, table: &Columns, i: usize) -> bool {
+        let chosen = |choice: &Option<String>, code: &str, name: &str| {
+            choice.as_deref().is_none_or(|c| {
+                table.has(code)
+                    && (Some(c) == table.text(code, i) || Some(c) == table.text(name, i))
+            })
+        };
+        chosen(&self.store, "store_code", "store_name")
+            && (self.title.is_none() || chosen(&self.title, "title_code", "title_name"))
+    }
+}
+
+/// The partner of row `i`, its selection started if it is the first of its rows.
+fn partner_of<'a>(
+    partners: &'a mut BTreeMap<String, Selected>,
+    table: &Columns,
+    i: usize,
+) -> &'a mut Selected {
+    let code = table.text("partner_code", i).unwrap_or_default();
+    let selected = partners.entry(code.to_owned()).or_default();
+    selected.name = table.text("partner_name", i).unwrap_or_default().to_owned();
+    selected
+}
+
+/// Each partner's selected payment details and slips of one month.
+async fn select(
+    lake: &Location,
+    area: Area,
+    month: Month,
+    selection: &Selection,
+    totals: &Columns<'_>,
+) -> Result<BTreeMap<String, Selected>, ExportError> {
+    let mut partners = BTreeMap::new();
+    if selection.store.is_none() {
+        for i in 0..totals.len() {
+            partner_of(&mut partners, totals, i);
+        }
+    }
+    if let Some(batch) = lake
+        .get_batch(&table_path(area, "payment_details", month))
+        .await?
+    {
+        let details = Columns::new(&batch);
+        for i in (0..details.len()).filter(|&i| selection.holds(&details, i)) {
+            partner_of(&mut partners, &details, i)
+                .payments
+                .push(PaymentFigures {
+                    method: details
+                        .text("payment_method", i)
+                        .and_then(|m| PaymentMethod::parse(m).ok()),
+                    count: details.int("count", i).unwrap_or_default(),
+                    amount: details.int("amount", i),
+                    refund_unit_price: details.decimal("refund_unit_price", i).unwrap_or_default(),
+                });
+        }
+    }
+    // Slips carry a store and no title: a title selection has none (`holds` says no).
+    if let Some(batch) = lake
+        .get_batch(&table_path(area, "adjustments", month))
+        .await?
+    {
+        let slips = Columns::new(&batch);
+        for i in (0..slips.len()).filter(|&i| selection.holds(&slips, i)) {
+            let kind = slips
+                .text("kind", i)
+                .and_then(|k| AdjustmentKind::parse(k).ok());
+            let amount = slips.int("amount", i).unwrap_or_default();
+            if let Some(kind) = kind {
+                partner_of(&mut partners, &slips, i)
+                    .slips
+                    .push((kind, amount));
+            }
+        }
+    }
+    Ok(partners)
+}
+
 pub(super) async fn rows(
     db: &Database,
     lake: &Location,
@@ -89,98 +168,17 @@ pub(super) async fn rows(
 ) -> Result<Vec<Vec<Cell>>, ExportError> {
     let master = db.master_data().await?;
     let selection = &request.selection;
-    let chosen = |choice: &Option<String>, code: Option<&str>, name: Option<&str>| {
-        choice
-            .as_deref()
-            .is_none_or(|c| Some(c) == code || Some(c) == name)
-    };
     let mut rows = Vec::new();
     for &month in months {
         let rates = Rates::on(&master, month.last_day()).map_err(ExportError::Invalid)?;
-        let mut partners: BTreeMap<String, Selected> = BTreeMap::new();
-        let Some(totals) = lake
+        let Some(batch) = lake
             .get_batch(&table_path(area, "payment_totals", month))
             .await?
         else {
             continue;
         };
-        let totals = Columns::new(&totals);
-        if selection.store.is_none() {
-            for i in 0..totals.len() {
-                let partner = totals
-                    .text("partner_code", i)
-                    .unwrap_or_default()
-                    .to_owned();
-                partners.entry(partner).or_default().name = totals
-                    .text("partner_name", i)
-                    .unwrap_or_default()
-                    .to_owned();
-            }
-        }
-        if let Some(batch) = lake
-            .get_batch(&table_path(area, "payment_details", month))
-            .await?
-        {
-            let details = Columns::new(&batch);
-            for i in 0..details.len() {
-                let store = chosen(
-                    &selection.store,
-                    details.text("store_code", i),
-                    details.text("store_name", i),
-                );
-                let title = chosen(
-                    &selection.title,
-                    details.text("title_code", i),
-                    details.text("title_name", i),
-                );
-                if !(store && title) {
-                    continue;
-                }
-                let partner = details.text("partner_code", i).unwrap_or_default();
-                let selected = partners.entry(partner.to_owned()).or_default();
-                selected.name = details
-                    .text("partner_name", i)
-                    .unwrap_or_default()
-                    .to_owned();
-                selected.payments.push(PaymentFigures {
-                    method: details
-                        .text("payment_method", i)
-                        .and_then(|m| PaymentMethod::parse(m).ok()),
-                    count: details.int("count", i).unwrap_or_default(),
-                    amount: details.int("amount", i),
-                    refund_unit_price: details.decimal("refund_unit_price", i).unwrap_or_default(),
-                });
-            }
-        }
-        // Slips carry a store and no title: a title selection has none.
-        if selection.title.is_none() {
-            if let Some(batch) = lake
-                .get_batch(&table_path(area, "adjustments", month))
-                .await?
-            {
-                let slips = Columns::new(&batch);
-                for i in 0..slips.len() {
-                    let store = chosen(
-                        &selection.store,
-                        slips.text("store_code", i),
-                        slips.text("store_name", i),
-                    );
-                    let kind = slips
-                        .text("kind", i)
-                        .and_then(|k| AdjustmentKind::parse(k).ok());
-                    let (Some(kind), true) = (kind, store) else {
-                        continue;
-                    };
-                    let partner = slips.text("partner_code", i).unwrap_or_default();
-                    let selected = partners.entry(partner.to_owned()).or_default();
-                    selected.name = slips.text("partner_name", i).unwrap_or_default().to_owned();
-                    selected
-                        .slips
-                        .push((kind, slips.int("amount", i).unwrap_or_default()));
-                }
-            }
-        }
-        for (code, selected) in partners {
+        let totals = Columns::new(&batch);
+        for (code, selected) in select(lake, area, month, selection, &totals).await? {
             let summary = [
                 Cell::text(&code),
                 Cell::text(&selected.name),

@@ -174,18 +174,15 @@ fn payment(t: &Columns, i: usize) -> Vec<Cell> {
     payment_daily(t, i, Some(i), None)
 }
 
-/// A row of 支払明細, or (with a day) of its daily view.
+/// A row of 支払明細, or (with a day) of its daily view: 参考情報's cells and the refund.
 fn payment_daily(
     t: &Columns,
     template: usize,
     data: Option<usize>,
     day: Option<NaiveDate>,
 ) -> Vec<Cell> {
-    let mut cells = product_leading(t, template, day);
+    let mut cells = reference_daily(t, template, data, day);
     cells.extend([
-        day_int(t, "count", template, data),
-        Cell::decimal_or_dash(t.decimal("unit_price", template)),
-        day_int(t, "amount", template, data),
         Cell::decimal_or_dash(t.decimal("refund_unit_price", template)),
         day_int(t, "refund_amount", template, data),
     ]);

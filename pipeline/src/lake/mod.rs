@@ -9,10 +9,12 @@
 
 mod columns;
 mod parquet_file;
+mod scan;
 mod table;
 
 pub use columns::Columns;
 pub use parquet_file::{ParquetFile, ParquetSink};
+pub use scan::scan_table;
 pub use table::{cells, Cell, Kind, Table};
 
 use bytes::Bytes;
