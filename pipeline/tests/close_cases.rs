@@ -25,7 +25,6 @@ const SETTINGS: CloseSettings = CloseSettings {
 const P1: &str = "100000001";
 const P2: &str = "100000002";
 const K1: &str = "A72E0000001";
-const K2: &str = "A72E0000002";
 
 const MASTER: &[(&str, &str)] = &[
     (
@@ -259,29 +258,25 @@ fn write(path: &Path, text: &str) {
 }
 
 /// The rows of a table as (column values) for the named columns, as text.
-fn rows(batch: &arrow_array::RecordBatch, columns: &[&str]) -> Vec<Vec<String>> {
+/// The rows of a table: the values of `columns` (comma-separated names), as text joined by
+/// commas, `null` for none.
+fn rows(batch: &arrow_array::RecordBatch, columns: &str) -> Vec<String> {
+    use arrow_schema::DataType;
     let table = Columns::new(batch);
+    let value = |c: &str, i: usize| match batch.schema().field_with_name(c).unwrap().data_type() {
+        DataType::Utf8 => table.text(c, i).map(str::to_owned),
+        DataType::Int64 => table.int(c, i).map(|v| v.to_string()),
+        DataType::Date32 => table.date(c, i).map(|v| v.to_string()),
+        _ => table.decimal(c, i).map(|v| v.to_string()),
+    };
     (0..table.len())
         .map(|i| {
-            columns
-                .iter()
-                .map(|c| {
-                    let value = match batch.schema().field_with_name(c).unwrap().data_type() {
-                        arrow_schema::DataType::Utf8 => table.text(c, i).map(str::to_owned),
-                        arrow_schema::DataType::Int64 => table.int(c, i).map(|v| v.to_string()),
-                        arrow_schema::DataType::Date32 => table.date(c, i).map(|v| v.to_string()),
-                        _ => table.decimal(c, i).map(|v| v.to_string()),
-                    };
-                    value.unwrap_or_else(|| "null".into())
-                })
-                .collect()
+            let values: Vec<String> = columns
+                .split(',')
+                .map(|c| value(c, i).unwrap_or_else(|| "null".into()))
+                .collect();
+            values.join(",")
         })
-        .collect()
-}
-
-fn strings(rows: &[&[&str]]) -> Vec<Vec<String>> {
-    rows.iter()
-        .map(|r| r.iter().map(|s| s.to_string()).collect())
         .collect()
 }
 
@@ -293,81 +288,21 @@ async fn a_month_closes_by_the_rules_and_late_events_go_to_the_next_close() {
         // 請求明細: the moved cabinet bills each partner for its own days; the price change
         // makes two rows; E4, delivered twice, is counted once; 5 × 32.5 = 162.5 → 163.
         let billing = network.closed("billing_details", "2026-09");
-        let columns = [
-            "partner_code",
-            "store_code",
-            "play_month",
-            "keychip_id",
-            "charge_code",
-            "count",
-            "unit_price",
-            "amount",
-            "invoice_no",
-        ];
+        let columns = "partner_code,store_code,play_month,keychip_id,charge_code,count,unit_price,amount,invoice_no";
         assert_eq!(
-            rows(&billing, &columns),
-            strings(&[
-                &[
-                    P1,
-                    "S1",
-                    "2026-09",
-                    K1,
-                    "CHUNI-NET",
-                    "5",
-                    "32.5",
-                    "163",
-                    "1700000"
-                ],
-                &[
-                    P1,
-                    "S1",
-                    "2026-09",
-                    K2,
-                    "CHUNI-NET",
-                    "2",
-                    "32.5",
-                    "65",
-                    "1700000"
-                ],
-                &[
-                    P1,
-                    "S1",
-                    "2026-09",
-                    K2,
-                    "CHUNI-NET",
-                    "4",
-                    "40",
-                    "160",
-                    "1700000"
-                ],
-                &[
-                    P1,
-                    "S1",
-                    "2026-09",
-                    K2,
-                    "CHUNI-OPT",
-                    "10",
-                    "8.9",
-                    "89",
-                    "1700000"
-                ],
-                &[
-                    P2,
-                    "S2",
-                    "2026-09",
-                    K1,
-                    "CHUNI-NET",
-                    "3",
-                    "40",
-                    "120",
-                    "1700001"
-                ],
-            ])
+            rows(&billing, columns),
+            [
+                "100000001,S1,2026-09,A72E0000001,CHUNI-NET,5,32.5,163,1700000",
+                "100000001,S1,2026-09,A72E0000002,CHUNI-NET,2,32.5,65,1700000",
+                "100000001,S1,2026-09,A72E0000002,CHUNI-NET,4,40,160,1700000",
+                "100000001,S1,2026-09,A72E0000002,CHUNI-OPT,10,8.9,89,1700000",
+                "100000002,S2,2026-09,A72E0000001,CHUNI-NET,3,40,120,1700001",
+            ]
         );
         let daily = network.closed("billing_daily", "2026-09");
         assert_eq!(
-            rows(&daily, &["keychip_id", "play_date", "count", "amount"])[0],
-            [K1, "2026-09-01", "5", "163"]
+            rows(&daily, "keychip_id,play_date,count,amount")[0],
+            "A72E0000001,2026-09-01,5,163"
         );
 
         // 請求書: per rate, once per invoice: 228 + 160 + 89 = 477 → tax truncate(47.7) = 47,
@@ -376,51 +311,27 @@ async fn a_month_closes_by_the_rules_and_late_events_go_to_the_next_close() {
         assert_eq!(
             rows(
                 &invoices,
-                &[
-                    "invoice_no",
-                    "partner_code",
-                    "subtotal",
-                    "tax",
-                    "total",
-                    "status"
-                ]
+                "invoice_no,partner_code,subtotal,tax,total,status"
             ),
-            strings(&[
-                &["1700000", P1, "477", "47", "524", "ISSUED"],
-                &["1700001", P2, "120", "12", "132", "ISSUED"],
-            ])
+            [
+                "1700000,100000001,477,47,524,ISSUED",
+                "1700001,100000002,120,12,132,ISSUED"
+            ]
         );
         let taxes = network.closed("invoice_taxes", "2026-09");
         assert_eq!(
-            rows(&taxes, &["invoice_no", "tax_rate", "subtotal", "tax"])[0],
-            ["1700000", "10", "477", "47"]
+            rows(&taxes, "invoice_no,tax_rate,subtotal,tax")[0],
+            "1700000,10,477,47"
         );
 
         // 支払合計 of P1: A1 110 + 5,000; B1 5,000; C1 (3,860 + 1,000) × 0.4; D1 the slip.
         let totals = network.closed("payment_totals", "2026-09");
-        let items = [
-            "partner_code",
-            "title_code",
-            "a1",
-            "a2",
-            "b1",
-            "b2",
-            "b3",
-            "b4",
-            "c1",
-            "d1",
-            "f3",
-            "f4",
-            "g1",
-            "g2",
-            "pay",
-        ];
         assert_eq!(
-            rows(&totals, &items)[0],
-            [
-                P1, "null", "5110", "255", "5000", "150", "15", "165", "1944", "1000", "255", "23",
-                "2944", "267", "12634"
-            ]
+            rows(
+                &totals,
+                "partner_code,title_code,a1,a2,b1,b2,b3,b4,c1,d1,f3,f4,g1,g2,pay"
+            )[0],
+            "100000001,null,5110,255,5000,150,15,165,1944,1000,255,23,2944,267,12634"
         );
 
         // October: E8 (played 09-28, delivered 10-02) is billed now, with its own play month.
@@ -432,8 +343,8 @@ async fn a_month_closes_by_the_rules_and_late_events_go_to_the_next_close() {
         assert_eq!(october.invoices[0].invoice_no, "1700002");
         let billing = network.closed("billing_details", "2026-10");
         assert_eq!(
-            rows(&billing, &["keychip_id", "play_month", "count", "amount"]),
-            strings(&[&[K2, "2026-09", "1", "40"], &[K2, "2026-10", "1", "40"]])
+            rows(&billing, "keychip_id,play_month,count,amount"),
+            ["A72E0000002,2026-09,1,40", "A72E0000002,2026-10,1,40"]
         );
         let september = network.closed("billing_details", "2026-09");
         assert_eq!(september.num_rows(), 5, "September's close is as it was");
@@ -489,16 +400,10 @@ async fn a_dry_run_changes_nothing_and_a_refresh_gives_the_close_figures() {
         // The month to date after the month's last ingest is the close, numbers aside.
         let totals = network.closed("payment_totals", "2026-09");
         assert_eq!(provisional_totals, totals);
-        let figures = [
-            "partner_code",
-            "keychip_id",
-            "count",
-            "unit_price",
-            "amount",
-        ];
+        let figures = "partner_code,keychip_id,count,unit_price,amount";
         assert_eq!(
-            rows(&provisional_billing, &figures),
-            rows(&network.closed("billing_details", "2026-09"), &figures)
+            rows(&provisional_billing, figures),
+            rows(&network.closed("billing_details", "2026-09"), figures)
         );
         assert!(
             !network
@@ -533,13 +438,10 @@ async fn a_void_then_a_reissue_replaces_one_partners_invoice_only() {
         let before = network.lake_files();
         let p2_rows = |n: &Network| {
             let billing = n.closed("billing_details", "2026-09");
-            rows(
-                &billing,
-                &["partner_code", "keychip_id", "amount", "invoice_no"],
-            )
-            .into_iter()
-            .filter(|r| r[0] == P2)
-            .collect::<Vec<_>>()
+            rows(&billing, "partner_code,keychip_id,amount,invoice_no")
+                .into_iter()
+                .filter(|r| r.starts_with(P2))
+                .collect::<Vec<_>>()
         };
         let p2_before = p2_rows(&network);
 
@@ -590,31 +492,21 @@ async fn a_void_then_a_reissue_replaces_one_partners_invoice_only() {
         assert_eq!(
             rows(
                 &invoices,
-                &[
-                    "invoice_no",
-                    "partner_code",
-                    "total",
-                    "status",
-                    "replaces",
-                    "void_reason"
-                ]
+                "invoice_no,partner_code,total,status,replaces,void_reason"
             ),
-            strings(&[
-                &["1700000", P1, "524", "VOID", "null", "単価誤り"],
-                &["1700001", P2, "132", "ISSUED", "null", "null"],
-                &["1700002", P1, "525", "ISSUED", "1700000", "null"],
-            ])
+            [
+                "1700000,100000001,524,VOID,null,単価誤り",
+                "1700001,100000002,132,ISSUED,null,null",
+                "1700002,100000001,525,ISSUED,1700000,null",
+            ]
         );
         let billing = network.closed("billing_details", "2026-09");
-        let p1: Vec<_> = rows(
-            &billing,
-            &["partner_code", "charge_code", "amount", "invoice_no"],
-        )
-        .into_iter()
-        .filter(|r| r[0] == P1)
-        .collect();
-        assert!(p1.iter().all(|r| r[3] == "1700002"), "{p1:?}");
-        assert!(p1.contains(&strings(&[&[P1, "CHUNI-OPT", "90", "1700002"]])[0]));
+        let p1: Vec<_> = rows(&billing, "partner_code,charge_code,amount,invoice_no")
+            .into_iter()
+            .filter(|r| r.starts_with(P1))
+            .collect();
+        assert!(p1.iter().all(|r| r.ends_with(",1700002")), "{p1:?}");
+        assert!(p1.contains(&"100000001,CHUNI-OPT,90,1700002".to_owned()));
         assert_eq!(
             p2_rows(&network),
             p2_before,
