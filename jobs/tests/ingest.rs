@@ -329,9 +329,11 @@ impl Drop for S3Server {
 }
 
 #[tokio::test]
-async fn the_same_ingest_against_a_real_s3_server_writes_the_same_lake() {
+async fn the_same_ingest_and_close_against_a_real_s3_server_write_the_same_lake() {
     let local = Site::new(ScratchDatabase::sqlite());
     assert!(local.ingest().status.success());
+    let closed = run(&mut local.kakin(&["close", "2026-10"]));
+    assert!(closed.status.success(), "{}", text(&closed.stderr));
     let expected = local.lake();
 
     let server = S3Server::start();
@@ -358,6 +360,32 @@ async fn the_same_ingest_against_a_real_s3_server_writes_the_same_lake() {
         text(&again.stdout).contains("ingested: 0 rows"),
         "{}",
         text(&again.stdout)
+    );
+    let out = run(&mut kakin(work.path(), &env, &["close", "2026-10"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        text(&closed.stdout),
+        "the same close on S3"
+    );
+    let sql = "SELECT count(*) AS n FROM billing_daily";
+    let local_count = run(&mut local.kakin(&["query", sql, "--format", "csv"]));
+    let s3_count = run(&mut kakin(
+        work.path(),
+        &env,
+        &["query", sql, "--format", "csv"],
+    ));
+    assert!(
+        text(&s3_count.stdout).starts_with("n\n"),
+        "{}",
+        text(&s3_count.stderr)
+    );
+    assert_eq!(text(&s3_count.stdout), text(&local_count.stdout));
+    let export = run(&mut kakin(work.path(), &env, &["export", "payments"]));
+    assert!(
+        text(&export.stdout).lines().count() > 1,
+        "{}",
+        text(&export.stderr)
     );
 
     let downloaded = work.path().join("downloaded");

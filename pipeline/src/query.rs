@@ -95,3 +95,25 @@ fn run(root: &Path, committed: &Committed, sql: &str) -> Result<DataFrame, Query
 fn scan(root: &Path, table: &str) -> PolarsResult<Option<LazyFrame>> {
     scan_table(&root.join(table))
 }
+
+/// How a query's result is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A table for a terminal.
+    Table,
+    Csv,
+    Parquet,
+}
+
+/// The query's result as bytes in the chosen form.
+pub fn render(mut frame: DataFrame, output: Output) -> Result<Vec<u8>, QueryError> {
+    let mut bytes = Vec::new();
+    match output {
+        Output::Table => bytes = format!("{frame}\n").into_bytes(),
+        Output::Csv => CsvWriter::new(&mut bytes).finish(&mut frame)?,
+        Output::Parquet => {
+            ParquetWriter::new(&mut bytes).finish(&mut frame)?;
+        }
+    }
+    Ok(bytes)
+}

@@ -366,6 +366,18 @@ async fn a_dry_run_changes_nothing_and_a_refresh_gives_the_close_figures() {
         let provisional_billing =
             network.table("provisional/billing_details/closing_month=2026-09/part-0.parquet");
 
+        let provisional = ExportRequest {
+            provisional: true,
+            ..Default::default()
+        };
+        let month_to_date = network.export(View::Totals, provisional).await;
+        assert!(month_to_date.contains(&vec!["集計対象期間".to_owned(), "2026年09月".to_owned()]));
+        let pay = month_to_date
+            .iter()
+            .find(|r| r[0].starts_with("お支払合計金額"))
+            .unwrap();
+        assert_eq!(pay[1], "12634");
+
         let lake_before = network.lake_files();
         let next_before = network.db.next_invoice_number(1_700_000).await.unwrap();
         let batches_before = network.db.committed_batches().await.unwrap();
