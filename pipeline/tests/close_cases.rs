@@ -725,6 +725,15 @@ async fn exports_follow_the_guide() {
                 "協力金"
             ]
         );
+        let invoices = network.export(View::Invoices, all.clone()).await;
+        assert_eq!(
+            invoices.iter().map(|r| r.join(",")).collect::<Vec<_>>(),
+            [
+                "請求書発行月,取引先名,取引先コード,請求書番号,ファイル",
+                "2026年10月,株式会社いちアミューズ,100000001,1700000,-",
+                "2026年10月,株式会社にアミューズ,100000002,1700001,-",
+            ]
+        );
         let billing_slips = network.export(View::Adjustments, all.clone()).await;
         assert_eq!(billing_slips.len(), 1, "no BILLING slip: the header alone");
     }
