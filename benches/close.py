@@ -19,6 +19,7 @@ binary, keeps that state aside, then times, on the same machine with 2 threads e
 Prints both times (median of --repeat) and the ratio kakin/duckdb.
 """
 import argparse
+import calendar
 import os
 import shutil
 import statistics
@@ -228,14 +229,13 @@ def main():
     if not os.path.exists(KAKIN):
         sys.exit(f"build the release binary first: cargo build --release -p jobs ({KAKIN})")
     year, mon = map(int, args.month.split("-"))
-    next_first = f"{year + mon // 12}-{mon % 12 + 1:02d}-01"
-    last = duckdb.sql(f"SELECT CAST(DATE '{next_first}' - INTERVAL 1 DAY AS DATE)").fetchone()[0]
+    last = f"{args.month}-{calendar.monthrange(year, mon)[1]:02d}"
     work = tempfile.mkdtemp(prefix="kakin-bench-close-")
     demo = os.path.join(work, "demo")
     subprocess.run([KAKIN, "demo", "--generate-only", "--keychips", str(args.keychips),
                     "--month", args.month, "--dir", demo], check=True, stdout=subprocess.DEVNULL)
     state = prepare(work, demo, args.month)
-    plays = duckdb.sql(f"SELECT count(*), sum(\"count\") FROM '{state}/lake/plays/*/*.parquet'").fetchone()
+    plays = duckdb.connect().execute(f"SELECT count(*) FROM '{state}/lake/plays/*/*.parquet'").fetchone()
     results = {"kakin": [], "duckdb": []}
     for _ in range(args.repeat):
         seconds, summary = kakin_close(state, work, args.month)

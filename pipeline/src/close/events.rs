@@ -3,12 +3,15 @@
 //! millions of rows are touched. Money is not computed here.
 //!
 //! An event is billed by the close of max(the first close that saw its batch, its play month):
-//! a batch committed since the last close is first seen by this one.
+//! a batch committed since the last close is first seen by this one. Since the lake holds one
+//! file per batch and play date (`plays/play_date=D/<batch>.parquet`), that rule picks whole
+//! files: the events are read from the billed files only, and no row is tested.
 
 use crate::domain::{parse_date, Month, Parse, PaymentMethod};
 use chrono::NaiveDate;
 use polars::prelude::*;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 /// Plays of one key-chip, charge and day.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,30 +42,17 @@ pub fn billed(
     until: NaiveDate,
     batches: &[(String, Month)],
 ) -> PolarsResult<(Vec<DailyPlays>, Vec<DailyPurchases>)> {
-    let seen = DataFrame::new_infer_height(vec![
-        Column::new(
-            "batch".into(),
-            batches.iter().map(|(b, _)| b.as_str()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "first_close".into(),
-            batches
-                .iter()
-                .map(|(_, m)| m.to_string())
-                .collect::<Vec<_>>(),
-        ),
-    ])?;
-    let plays = match billed_rows(root, "plays", "play_date", month, until, &seen)? {
+    let seen: HashMap<&str, Month> = batches.iter().map(|(b, m)| (b.as_str(), *m)).collect();
+    let billed = Billed {
+        root,
+        month,
+        until,
+        seen: &seen,
+    };
+    let keys = ["keychip_id", "play_date", "charge_code"];
+    let plays = match billed.daily("plays", &keys, "count")? {
         None => Vec::new(),
-        Some(rows) => {
-            let daily = rows
-                .group_by([col("keychip_id"), col("play_date"), col("charge_code")])
-                .agg([col("count").sum()])
-                .sort(
-                    ["keychip_id", "play_date", "charge_code"],
-                    Default::default(),
-                )
-                .collect()?;
+        Some(daily) => {
             let (keychips, dates, charges) = (
                 daily.column("keychip_id")?.str()?,
                 daily.column("play_date")?.str()?,
@@ -79,21 +69,16 @@ pub fn billed(
                 .collect()
         }
     };
-    let purchases = match billed_rows(root, "purchases", "purchase_date", month, until, &seen)? {
+    let keys = [
+        "keychip_id",
+        "purchase_date",
+        "product_code",
+        "payment_method",
+        "unit_price",
+    ];
+    let purchases = match billed.daily("purchases", &keys, "quantity")? {
         None => Vec::new(),
-        Some(rows) => {
-            let keys = [
-                "keychip_id",
-                "purchase_date",
-                "product_code",
-                "payment_method",
-                "unit_price",
-            ];
-            let daily = rows
-                .group_by(keys.map(col))
-                .agg([col("quantity").sum()])
-                .sort(keys, Default::default())
-                .collect()?;
+        Some(daily) => {
             let (keychips, dates, products, methods) = (
                 daily.column("keychip_id")?.str()?,
                 daily.column("purchase_date")?.str()?,
@@ -124,33 +109,93 @@ fn date(text: Option<&str>) -> NaiveDate {
     parse_date(text.unwrap_or_default()).expect("the lake's partitions are dates")
 }
 
-/// The rows of `table` that the close of `month` bills, or none when the table is empty.
-fn billed_rows(
-    root: &Path,
-    table: &str,
-    date_column: &str,
+/// What the close of `month` bills: play dates up to `until`, from the committed batches
+/// `seen` (with the first close that sees each).
+struct Billed<'a> {
+    root: &'a Path,
     month: Month,
     until: NaiveDate,
-    seen: &DataFrame,
-) -> PolarsResult<Option<LazyFrame>> {
-    let Some(rows) = crate::lake::scan_table(&root.join(table))? else {
-        return Ok(None);
-    };
-    let month_text = month.to_string();
-    let play_month = col(date_column).str().slice(lit(0), lit(7));
-    let first_close = col("first_close");
-    let billed_now = first_close
-        .eq(lit(month_text.clone()))
-        .and(play_month.clone().lt_eq(lit(month_text.clone())))
-        .or(play_month.eq(lit(month_text)))
-        .and(col(date_column).lt_eq(lit(until.to_string())));
-    let rows = rows
-        .join(
-            seen.clone().lazy(),
-            [col("batch")],
-            [col("batch")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .filter(billed_now);
-    Ok(Some(rows))
+    seen: &'a HashMap<&'a str, Month>,
+}
+
+impl Billed<'_> {
+    /// The files of `table` this close bills, by play date: those of committed batches, with
+    /// play dates up to `until`, whose batch this close sees first (play months up to `month`)
+    /// or whose play month is `month`.
+    fn files(&self, table: &str) -> std::io::Result<BTreeMap<NaiveDate, Vec<PathBuf>>> {
+        let mut files: BTreeMap<NaiveDate, Vec<PathBuf>> = BTreeMap::new();
+        let Ok(partitions) = std::fs::read_dir(self.root.join(table)) else {
+            return Ok(files);
+        };
+        for partition in partitions {
+            let partition = partition?;
+            let name = partition.file_name();
+            let date = name
+                .to_str()
+                .and_then(|n| n.split_once('='))
+                .and_then(|(_, d)| parse_date(d).ok());
+            let Some(date) = date.filter(|d| *d <= self.until) else {
+                continue;
+            };
+            let play_month = Month::of(date);
+            for file in std::fs::read_dir(partition.path())? {
+                let path = file?.path();
+                let batch = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
+                let Some(&first_close) = self.seen.get(batch) else {
+                    continue;
+                };
+                if (first_close == self.month && play_month <= self.month)
+                    || play_month == self.month
+                {
+                    files.entry(date).or_default().push(path);
+                }
+            }
+        }
+        for paths in files.values_mut() {
+            paths.sort();
+        }
+        Ok(files)
+    }
+
+    /// The daily sums of `measure` per `keys` (the second being the date, which the
+    /// partition gives) over the files of `table` this close bills, sorted by the keys; none
+    /// when no file is billed. Each day's files are summed on their own, the days in parallel.
+    fn daily(&self, table: &str, keys: &[&str], measure: &str) -> PolarsResult<Option<DataFrame>> {
+        let files = self.files(table)?;
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let date_column = keys[1];
+        let per_day_keys: Vec<Expr> = keys
+            .iter()
+            .filter(|k| **k != date_column)
+            .map(|k| col(*k))
+            .collect();
+        let days = files
+            .into_iter()
+            .map(|(date, paths)| {
+                let paths = paths
+                    .iter()
+                    .map(|p| PlRefPath::new(p.display().to_string()))
+                    .collect();
+                Ok(LazyFrame::scan_parquet_files(paths, Default::default())?
+                    .group_by(per_day_keys.clone())
+                    .agg([col(measure).sum()])
+                    .with_column(lit(date.to_string()).alias(date_column)))
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let daily = concat(days, UnionArgs::default())?
+            .select(
+                keys.iter()
+                    .chain(&[measure])
+                    .map(|k| col(*k))
+                    .collect::<Vec<_>>(),
+            )
+            .sort(keys.iter().copied(), Default::default())
+            .collect()?;
+        Ok(Some(daily))
+    }
 }

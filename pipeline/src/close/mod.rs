@@ -94,9 +94,11 @@ async fn compute(
     first_open: Month,
     until: NaiveDate,
 ) -> Result<Computed, CloseError> {
+    let started = std::time::Instant::now();
     let master = db.master_data().await?;
     let rates = Rates::on(&master, month.last_day()).map_err(CloseError::Rates)?;
     let batches = db.committed_batches().await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "master data and batches read");
     let seen: Vec<(String, Month)> = batches
         .iter()
         .map(|(batch, first)| (batch.clone(), first.unwrap_or(first_open)))
@@ -109,6 +111,7 @@ async fn compute(
             .join()
     })
     .expect("reading the lake does not panic")?;
+    tracing::debug!(elapsed = ?started.elapsed(), plays = plays.len(), purchases = purchases.len(), "daily counts read");
     let slips: Vec<_> = db
         .adjustment_slips()
         .await?
@@ -118,6 +121,7 @@ async fn compute(
     let days = attribute(&master, &plays, &purchases).map_err(CloseError::Unbillable)?;
     let statements = statements(&master, rates, &days, slips, first_invoice_number)
         .map_err(CloseError::Unbillable)?;
+    tracing::debug!(elapsed = ?started.elapsed(), "statements computed");
     let new_batches = batches
         .into_iter()
         .filter(|(_, first)| first.is_none())

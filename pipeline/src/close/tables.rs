@@ -128,13 +128,16 @@ pub async fn write(
     dates: StatementDates,
     statements: &Statements,
 ) -> LakeResult<()> {
+    let started = std::time::Instant::now();
     let tables = match area {
         Area::Closed => close_tables(master, dates, statements),
         Area::Provisional => statement_tables(&Names(master), dates, statements),
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "tables built");
     for (name, table) in tables {
         lake.put_table(&path(area, name, month), table).await?;
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "tables written");
     Ok(())
 }
 
