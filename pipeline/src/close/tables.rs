@@ -119,7 +119,8 @@ pub const STATEMENT_TABLES: [&str; 8] = [
 /// The invoice tables: written by a close, not by a refresh.
 pub const INVOICE_TABLES: [&str; 2] = ["invoices", "invoice_taxes"];
 
-/// Write the statement tables (and, for a close, the invoice tables) of `month`.
+/// Write the statement tables (and, for a close, the invoice tables) of `month`: built and
+/// encoded in parallel, then put in place.
 pub async fn write(
     lake: &Location,
     area: Area,
@@ -128,16 +129,38 @@ pub async fn write(
     dates: StatementDates,
     statements: &Statements,
 ) -> LakeResult<()> {
-    let started = std::time::Instant::now();
-    let tables = match area {
-        Area::Closed => close_tables(master, dates, statements),
-        Area::Provisional => statement_tables(&Names(master), dates, statements),
+    let build = Build {
+        names: Names(master),
+        dates,
+        statements,
     };
-    tracing::debug!(elapsed = ?started.elapsed(), "tables built");
-    for (name, table) in tables {
-        lake.put_table(&path(area, name, month), table).await?;
+    let parts = match area {
+        Area::Closed => &PARTS[..],
+        Area::Provisional => &PARTS[..PARTS.len() - 1],
+    };
+    let encoded: Vec<LakeResult<Vec<(&str, Vec<u8>)>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = parts
+            .iter()
+            .map(|part| {
+                let build = &build;
+                scope.spawn(move || {
+                    part(build)
+                        .into_iter()
+                        .map(|(name, table)| Ok((name, table.encode()?)))
+                        .collect()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("building a table does not panic"))
+            .collect()
+    });
+    for tables in encoded {
+        for (name, bytes) in tables? {
+            lake.put(&path(area, name, month), bytes).await?;
+        }
     }
-    tracing::debug!(elapsed = ?started.elapsed(), "tables written");
     Ok(())
 }
 
@@ -147,16 +170,12 @@ pub fn close_tables(
     dates: StatementDates,
     statements: &Statements,
 ) -> Vec<(&'static str, Table)> {
-    let names = Names(master);
-    let records: Vec<InvoiceRecord> = statements.invoices.iter().map(Invoice::record).collect();
-    let mut tables = statement_tables(&names, dates, statements);
-    tables.extend(invoice_tables(
-        &records,
-        &statements.invoices,
-        &names,
-        dates.issue,
-    ));
-    tables
+    let build = Build {
+        names: Names(master),
+        dates,
+        statements,
+    };
+    PARTS.iter().flat_map(|part| part(&build)).collect()
 }
 
 /// The dates a statement carries: its issue date and the payment date.
@@ -166,218 +185,272 @@ pub struct StatementDates {
     pub payment: NaiveDate,
 }
 
-fn statement_tables(
-    names: &Names,
+/// What the tables of a close are built from.
+struct Build<'a> {
+    names: Names<'a>,
     dates: StatementDates,
-    statements: &Statements,
-) -> Vec<(&'static str, Table)> {
-    use Kind::*;
-    let invoice_of = |partner: &crate::domain::PartnerCode| {
-        statements
+    statements: &'a Statements,
+}
+
+type Part = fn(&Build) -> Vec<(&'static str, Table)>;
+
+/// The builders of a close's tables, in the order of `STATEMENT_TABLES` and
+/// `INVOICE_TABLES`; the last builds the invoice tables.
+const PARTS: [Part; 6] = [
+    |b| b.billing(),
+    |b| b.adjustments(),
+    |b| b.payments(),
+    |b| b.reference(),
+    |b| b.totals(),
+    |b| b.invoices(),
+];
+
+impl Build<'_> {
+    fn invoice_of(&self, partner: &crate::domain::PartnerCode) -> Option<String> {
+        self.statements
             .invoices
             .iter()
             .find(|i| &i.partner == partner)
             .map(|i| i.invoice_no.clone())
-    };
+    }
 
-    let billing_leading: [Column; 12] = [
-        ("issue_date", Date, false),
-        ("partner_code", Text, false),
-        ("partner_name", Text, false),
-        ("store_code", Text, false),
-        ("store_name", Text, false),
-        ("play_month", Text, false),
-        ("keychip_id", Text, false),
-        ("title_code", Text, false),
-        ("charge_code", Text, false),
-        ("allnet_class", Text, true),
-        ("item_name", Text, false),
-        ("charge_name", Text, false),
-    ];
-    let billing_rest: [Column; 4] = [
-        ("count", Int, false),
-        ("unit_price", Decimal, false),
-        ("amount", Int, false),
-        ("invoice_no", Text, true),
-    ];
-    let mut billing = Table::new(&[&billing_leading[..], &billing_rest].concat());
-    let mut billing_daily = Table::new(&daily_columns(&billing_leading, &billing_rest));
-    for d in &statements.billing {
-        let p = &d.place;
-        let leading = vec![
-            Cell::Date(Some(dates.issue)),
-            text(&p.partner),
-            text(names.partner(&p.partner)),
-            text(&p.store),
-            text(names.store(&p.store)),
-            text(p.play_month),
-            text(&p.keychip),
-            text(&d.charge.title),
-            text(&d.charge.code),
-            optional(d.charge.allnet_class.as_ref()),
-            text(&d.charge.item_name),
-            text(&d.charge.charge_name),
+    /// `billing_details` and `billing_daily`.
+    fn billing(&self) -> Vec<(&'static str, Table)> {
+        use Kind::*;
+        let billing_leading: [Column; 12] = [
+            ("issue_date", Date, false),
+            ("partner_code", Text, false),
+            ("partner_name", Text, false),
+            ("store_code", Text, false),
+            ("store_name", Text, false),
+            ("play_month", Text, false),
+            ("keychip_id", Text, false),
+            ("title_code", Text, false),
+            ("charge_code", Text, false),
+            ("allnet_class", Text, true),
+            ("item_name", Text, false),
+            ("charge_name", Text, false),
         ];
-        let rest = |count, amount| {
-            [
-                int(count),
-                decimal(d.charge.unit_price.0),
-                int(amount),
-                optional(invoice_of(&p.partner)),
-            ]
-        };
-        billing.push([&leading[..], &rest(d.count, d.amount)].concat());
-        for (date, count, amount) in d.daily() {
-            billing_daily.push(
-                [
-                    &leading[..],
-                    &[Cell::Date(Some(date))],
-                    &rest(count, amount),
-                ]
-                .concat(),
-            );
-        }
-    }
-
-    let mut adjustments = Table::new(&[
-        ("slip_no", Text, false),
-        ("partner_code", Text, false),
-        ("partner_name", Text, false),
-        ("store_code", Text, false),
-        ("store_name", Text, false),
-        ("keychip_id", Text, true),
-        ("item_no", Text, false),
-        ("item_name", Text, false),
-        ("adjusted_month", Text, false),
-        ("transfer_date", Date, false),
-        ("quantity", Int, false),
-        ("unit_price", Int, false),
-        ("amount", Int, false),
-        ("kind", Text, false),
-        ("description", Text, false),
-        ("invoice_no", Text, true),
-    ]);
-    for s in &statements.slips {
-        let invoice = (s.kind == crate::domain::AdjustmentKind::Billing)
-            .then(|| invoice_of(&s.partner))
-            .flatten();
-        adjustments.push(vec![
-            text(&s.slip_no),
-            text(&s.partner),
-            text(names.partner(&s.partner)),
-            text(&s.store),
-            text(names.store(&s.store)),
-            optional(s.keychip.as_ref()),
-            text(&s.item_no),
-            text(&s.item_name),
-            text(s.adjusted_month),
-            Cell::Date(Some(s.transfer_date)),
-            int(s.quantity),
-            int(s.unit_price.0),
-            int(s.amount.0),
-            text(s.kind),
-            text(&s.description),
-            optional(invoice),
-        ]);
-    }
-
-    let payment_leading = product_columns(&[
-        ("charge_code", Text, true),
-        ("product_code", Text, true),
-        ("payment_method", Text, true),
-    ]);
-    let payment_rest: [Column; 5] = [
-        ("count", Int, false),
-        ("unit_price", Decimal, true),
-        ("amount", Int, true),
-        ("refund_unit_price", Decimal, false),
-        ("refund_amount", Int, false),
-    ];
-    let mut payments = Table::new(&[&payment_leading[..], &payment_rest].concat());
-    let mut payment_daily = Table::new(&daily_columns(&payment_leading, &payment_rest));
-    for d in &statements.payments {
-        let mut leading = names.product_cells(&d.place, &d.title, &d.product_name, &d.category);
-        let (charge, product) = d.codes();
-        leading.extend([optional(charge), optional(product), optional(d.method)]);
-        let rest = |count, amount: Option<i64>, refund_amount| {
-            [
-                int(count),
-                Cell::Decimal(d.unit_price.map(Exact::from)),
-                Cell::Int(amount),
-                decimal(d.refund_unit_price),
-                int(refund_amount),
-            ]
-        };
-        payments.push([&leading[..], &rest(d.count, d.amount, d.refund_amount)].concat());
-        for (date, count, amount, refund_amount) in d.daily() {
-            let day = [Cell::Date(Some(date))];
-            payment_daily.push([&leading[..], &day, &rest(count, amount, refund_amount)].concat());
-        }
-    }
-
-    let reference_leading = product_columns(&[("product_code", Text, false)]);
-    let reference_rest: [Column; 3] = [
-        ("count", Int, false),
-        ("unit_price", Decimal, false),
-        ("amount", Int, false),
-    ];
-    let mut reference = Table::new(&[&reference_leading[..], &reference_rest].concat());
-    let mut reference_daily = Table::new(&daily_columns(&reference_leading, &reference_rest));
-    for r in &statements.reference {
-        let mut leading = names.product_cells(&r.place, &r.title, &r.product_name, &r.category);
-        leading.push(text(&r.product));
-        let rest = |count, amount| [int(count), decimal(Exact::from(r.unit_price)), int(amount)];
-        reference.push([&leading[..], &rest(r.count, r.amount)].concat());
-        for (date, count, amount) in r.daily() {
-            reference_daily.push(
-                [
-                    &leading[..],
-                    &[Cell::Date(Some(date))],
-                    &rest(count, amount),
-                ]
-                .concat(),
-            );
-        }
-    }
-
-    let mut columns = vec![
-        ("partner_code", Text, false),
-        ("partner_name", Text, false),
-        ("registration_number", Text, true),
-        ("registered_name", Text, true),
-        ("title_code", Text, true),
-    ];
-    let items = PaymentTotals::default().items().map(|(label, _)| label);
-    let item_columns: Vec<String> = items.iter().map(|l| l.to_lowercase()).collect();
-    columns.extend(item_columns.iter().map(|c| (c.as_str(), Int, false)));
-    columns.push(("payment_date", Date, false));
-    let mut totals = Table::new(&columns);
-    for (partner, rows) in &statements.totals {
-        let record = names.0.partners.get(partner);
-        for (title, t) in rows {
-            let mut row = vec![
-                text(partner),
-                text(names.partner(partner)),
-                optional(record.and_then(|p| p.registration_number.as_ref())),
-                optional(record.and_then(|p| p.registered_name.as_ref())),
-                optional(title.as_ref()),
+        let billing_rest: [Column; 4] = [
+            ("count", Int, false),
+            ("unit_price", Decimal, false),
+            ("amount", Int, false),
+            ("invoice_no", Text, true),
+        ];
+        let mut billing = Table::new(&[&billing_leading[..], &billing_rest].concat());
+        let mut billing_daily = Table::new(&daily_columns(&billing_leading, &billing_rest));
+        for d in &self.statements.billing {
+            let p = &d.place;
+            let leading = vec![
+                Cell::Date(Some(self.dates.issue)),
+                text(&p.partner),
+                text(self.names.partner(&p.partner)),
+                text(&p.store),
+                text(self.names.store(&p.store)),
+                text(p.play_month),
+                text(&p.keychip),
+                text(&d.charge.title),
+                text(&d.charge.code),
+                optional(d.charge.allnet_class.as_ref()),
+                text(&d.charge.item_name),
+                text(&d.charge.charge_name),
             ];
-            row.extend(t.items().map(|(_, value)| int(value)));
-            row.push(Cell::Date(Some(dates.payment)));
-            totals.push(row);
+            let rest = |count, amount| {
+                [
+                    int(count),
+                    decimal(d.charge.unit_price.0),
+                    int(amount),
+                    optional(self.invoice_of(&p.partner)),
+                ]
+            };
+            billing.push([&leading[..], &rest(d.count, d.amount)].concat());
+            for (date, count, amount) in d.daily() {
+                billing_daily.push(
+                    [
+                        &leading[..],
+                        &[Cell::Date(Some(date))],
+                        &rest(count, amount),
+                    ]
+                    .concat(),
+                );
+            }
         }
+
+        vec![
+            ("billing_details", billing),
+            ("billing_daily", billing_daily),
+        ]
     }
 
-    vec![
-        ("billing_details", billing),
-        ("billing_daily", billing_daily),
-        ("adjustments", adjustments),
-        ("payment_details", payments),
-        ("payment_daily", payment_daily),
-        ("reference_info", reference),
-        ("reference_daily", reference_daily),
-        ("payment_totals", totals),
-    ]
+    fn adjustments(&self) -> Vec<(&'static str, Table)> {
+        use Kind::*;
+        let mut adjustments = Table::new(&[
+            ("slip_no", Text, false),
+            ("partner_code", Text, false),
+            ("partner_name", Text, false),
+            ("store_code", Text, false),
+            ("store_name", Text, false),
+            ("keychip_id", Text, true),
+            ("item_no", Text, false),
+            ("item_name", Text, false),
+            ("adjusted_month", Text, false),
+            ("transfer_date", Date, false),
+            ("quantity", Int, false),
+            ("unit_price", Int, false),
+            ("amount", Int, false),
+            ("kind", Text, false),
+            ("description", Text, false),
+            ("invoice_no", Text, true),
+        ]);
+        for s in &self.statements.slips {
+            let invoice = (s.kind == crate::domain::AdjustmentKind::Billing)
+                .then(|| self.invoice_of(&s.partner))
+                .flatten();
+            adjustments.push(vec![
+                text(&s.slip_no),
+                text(&s.partner),
+                text(self.names.partner(&s.partner)),
+                text(&s.store),
+                text(self.names.store(&s.store)),
+                optional(s.keychip.as_ref()),
+                text(&s.item_no),
+                text(&s.item_name),
+                text(s.adjusted_month),
+                Cell::Date(Some(s.transfer_date)),
+                int(s.quantity),
+                int(s.unit_price.0),
+                int(s.amount.0),
+                text(s.kind),
+                text(&s.description),
+                optional(invoice),
+            ]);
+        }
+
+        vec![("adjustments", adjustments)]
+    }
+
+    /// `payment_details` and `payment_daily`.
+    fn payments(&self) -> Vec<(&'static str, Table)> {
+        use Kind::*;
+        let payment_leading = product_columns(&[
+            ("charge_code", Text, true),
+            ("product_code", Text, true),
+            ("payment_method", Text, true),
+        ]);
+        let payment_rest: [Column; 5] = [
+            ("count", Int, false),
+            ("unit_price", Decimal, true),
+            ("amount", Int, true),
+            ("refund_unit_price", Decimal, false),
+            ("refund_amount", Int, false),
+        ];
+        let mut payments = Table::new(&[&payment_leading[..], &payment_rest].concat());
+        let mut payment_daily = Table::new(&daily_columns(&payment_leading, &payment_rest));
+        for d in &self.statements.payments {
+            let mut leading =
+                self.names
+                    .product_cells(&d.place, &d.title, &d.product_name, &d.category);
+            let (charge, product) = d.codes();
+            leading.extend([optional(charge), optional(product), optional(d.method)]);
+            let rest = |count, amount: Option<i64>, refund_amount| {
+                [
+                    int(count),
+                    Cell::Decimal(d.unit_price.map(Exact::from)),
+                    Cell::Int(amount),
+                    decimal(d.refund_unit_price),
+                    int(refund_amount),
+                ]
+            };
+            payments.push([&leading[..], &rest(d.count, d.amount, d.refund_amount)].concat());
+            for (date, count, amount, refund_amount) in d.daily() {
+                let day = [Cell::Date(Some(date))];
+                payment_daily
+                    .push([&leading[..], &day, &rest(count, amount, refund_amount)].concat());
+            }
+        }
+
+        vec![
+            ("payment_details", payments),
+            ("payment_daily", payment_daily),
+        ]
+    }
+
+    /// `reference_info` and `reference_daily`.
+    fn reference(&self) -> Vec<(&'static str, Table)> {
+        use Kind::*;
+        let reference_leading = product_columns(&[("product_code", Text, false)]);
+        let reference_rest: [Column; 3] = [
+            ("count", Int, false),
+            ("unit_price", Decimal, false),
+            ("amount", Int, false),
+        ];
+        let mut reference = Table::new(&[&reference_leading[..], &reference_rest].concat());
+        let mut reference_daily = Table::new(&daily_columns(&reference_leading, &reference_rest));
+        for r in &self.statements.reference {
+            let mut leading =
+                self.names
+                    .product_cells(&r.place, &r.title, &r.product_name, &r.category);
+            leading.push(text(&r.product));
+            let rest =
+                |count, amount| [int(count), decimal(Exact::from(r.unit_price)), int(amount)];
+            reference.push([&leading[..], &rest(r.count, r.amount)].concat());
+            for (date, count, amount) in r.daily() {
+                reference_daily.push(
+                    [
+                        &leading[..],
+                        &[Cell::Date(Some(date))],
+                        &rest(count, amount),
+                    ]
+                    .concat(),
+                );
+            }
+        }
+
+        vec![
+            ("reference_info", reference),
+            ("reference_daily", reference_daily),
+        ]
+    }
+
+    fn totals(&self) -> Vec<(&'static str, Table)> {
+        use Kind::*;
+        let mut columns = vec![
+            ("partner_code", Text, false),
+            ("partner_name", Text, false),
+            ("registration_number", Text, true),
+            ("registered_name", Text, true),
+            ("title_code", Text, true),
+        ];
+        let items = PaymentTotals::default().items().map(|(label, _)| label);
+        let item_columns: Vec<String> = items.iter().map(|l| l.to_lowercase()).collect();
+        columns.extend(item_columns.iter().map(|c| (c.as_str(), Int, false)));
+        columns.push(("payment_date", Date, false));
+        let mut totals = Table::new(&columns);
+        for (partner, rows) in &self.statements.totals {
+            let record = self.names.0.partners.get(partner);
+            for (title, t) in rows {
+                let mut row = vec![
+                    text(partner),
+                    text(self.names.partner(partner)),
+                    optional(record.and_then(|p| p.registration_number.as_ref())),
+                    optional(record.and_then(|p| p.registered_name.as_ref())),
+                    optional(title.as_ref()),
+                ];
+                row.extend(t.items().map(|(_, value)| int(value)));
+                row.push(Cell::Date(Some(self.dates.payment)));
+                totals.push(row);
+            }
+        }
+
+        vec![("payment_totals", totals)]
+    }
+
+    /// `invoices` and `invoice_taxes`.
+    fn invoices(&self) -> Vec<(&'static str, Table)> {
+        let invoices = &self.statements.invoices;
+        let records: Vec<InvoiceRecord> = invoices.iter().map(Invoice::record).collect();
+        invoice_tables(&records, invoices, &self.names, self.dates.issue).into()
+    }
 }
 
 /// `invoices` from the recorded invoices (status, replaced number, void reason), and

@@ -251,9 +251,7 @@ impl Location {
 
     /// Put `table` at `path` as one Parquet file.
     pub async fn put_table(&self, path: &str, table: Table) -> LakeResult<()> {
-        let schema = table.schema();
-        let bytes = ParquetSink::bytes(schema, &[table.finish()])?;
-        self.put(path, bytes).await
+        self.put(path, table.encode()?).await
     }
 
     /// Put one record batch at `path` as one Parquet file (a table rewritten from what the

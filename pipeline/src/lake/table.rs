@@ -125,6 +125,12 @@ impl Table {
         }
     }
 
+    /// The table as one Parquet file's bytes.
+    pub fn encode(self) -> super::LakeResult<Vec<u8>> {
+        let schema = self.schema();
+        super::ParquetSink::bytes(schema, &[self.finish()])
+    }
+
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
