@@ -195,6 +195,7 @@ def fresh_copy(state, work):
     copy = os.path.join(work, "closing")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(state, copy)
+    os.sync()  # the copy's writeback is not the close's work
     return copy
 
 
