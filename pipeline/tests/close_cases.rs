@@ -583,6 +583,10 @@ async fn exports_follow_the_guide() {
 
         // The daily view lists every day of the play month, days without plays as 0.
         let daily = network.export(View::BillingDaily, all.clone()).await;
+        assert_eq!(
+            daily[0].join(","),
+            "取引先コード,取引先名,店舗名,プレイ年月,日時,個体識別番号,品名,課金名,回数,単価,金額"
+        );
         let k1: Vec<_> = daily
             .iter()
             .filter(|r| r[5] == K1 && r[2] == "渋谷店")
@@ -607,6 +611,38 @@ async fn exports_follow_the_guide() {
             payments[0].join(","),
             "取引先コード,取引先名,店舗名,プレイ年月,個体識別番号,タイトル名,商品名,区分,回数,単価,金額,返金単価,返金金額"
         );
+        let payments_daily = network.export(View::PaymentsDaily, all.clone()).await;
+        assert_eq!(
+            payments_daily[0].join(","),
+            "取引先コード,取引先名,店舗名,プレイ年月,日時,個体識別番号,タイトル名,商品名,区分,回数,単価,金額,返金単価,返金金額"
+        );
+        let stone_days: Vec<_> = payments_daily
+            .iter()
+            .filter(|r| r[5] == "A72E0000003" && r[7] == "馬蹄石")
+            .collect();
+        assert_eq!(stone_days.len(), 30);
+        assert_eq!(
+            stone_days[4][4..],
+            [
+                "2026年09月05日",
+                "A72E0000003",
+                "StarHorse4",
+                "馬蹄石",
+                "馬蹄石利用分",
+                "3860",
+                "-",
+                "-",
+                "0.4",
+                "1544"
+            ]
+        );
+        assert_eq!(stone_days[5][9..], ["0", "-", "-", "0.4", "0"]);
+        let reference = network.export(View::Reference, all.clone()).await;
+        assert_eq!(
+            reference[0].join(","),
+            "取引先コード,取引先名,店舗名,プレイ年月,個体識別番号,タイトル名,商品名,区分,回数,単価,金額"
+        );
+        assert_eq!(reference[1][8..], ["2", "500", "1000"]);
         let reference_daily = network.export(View::ReferenceDaily, all.clone()).await;
         assert_eq!(
             reference_daily[0].join(","),
@@ -736,5 +772,27 @@ async fn exports_follow_the_guide() {
         );
         let billing_slips = network.export(View::Adjustments, all.clone()).await;
         assert_eq!(billing_slips.len(), 1, "no BILLING slip: the header alone");
+
+        // Like the site, the latest 12 closed months unless --all: after twelve more closes,
+        // September's invoices drop out of the default export.
+        network.ingest("2026-10-31").await;
+        let mut closing = month("2026-10");
+        for _ in 0..12 {
+            close_month(&network.db, &network.lake, SETTINGS, closing)
+                .await
+                .unwrap();
+            closing = closing.next();
+        }
+        let numbers = |rows: Vec<Vec<String>>| -> Vec<String> {
+            rows[1..].iter().map(|r| r[3].clone()).collect()
+        };
+        let latest = network.export(View::Invoices, all.clone()).await;
+        assert_eq!(numbers(latest), ["1700002"]);
+        let every = ExportRequest {
+            all_months: true,
+            ..Default::default()
+        };
+        let every = network.export(View::Invoices, every).await;
+        assert_eq!(numbers(every), ["1700000", "1700001", "1700002"]);
     }
 }
