@@ -81,12 +81,39 @@ fn product_columns(rest: &[Column]) -> Vec<Column> {
 
 type Column = (&'static str, Kind, bool);
 
-/// The columns of a daily view: its detail table's leading columns, the day, then `rest`.
-fn daily_columns(leading: &[Column], rest: &[Column]) -> Vec<Column> {
-    let mut columns = leading.to_vec();
-    columns.push(("play_date", Kind::Date, false));
-    columns.extend_from_slice(rest);
-    columns
+/// A detail table and its daily view: the view has the detail's leading cells, the day, and
+/// that day's figures.
+struct WithDaily {
+    details: Table,
+    daily: Table,
+}
+
+impl WithDaily {
+    fn new(leading: &[Column], figures: &[Column]) -> WithDaily {
+        let day = [("play_date", Kind::Date, false)];
+        WithDaily {
+            details: Table::new(&[leading, figures].concat()),
+            daily: Table::new(&[leading, &day, figures].concat()),
+        }
+    }
+
+    /// A detail row with its figures, and its days with theirs.
+    fn push<const N: usize>(
+        &mut self,
+        leading: &[Cell],
+        figures: [Cell; N],
+        days: impl Iterator<Item = (NaiveDate, [Cell; N])>,
+    ) {
+        self.details.push([leading, &figures].concat());
+        for (date, figures) in days {
+            self.daily
+                .push([leading, &[Cell::Date(Some(date))], &figures].concat());
+        }
+    }
+
+    fn named(self, details: &'static str, daily: &'static str) -> Vec<(&'static str, Table)> {
+        vec![(details, self.details), (daily, self.daily)]
+    }
 }
 
 /// Where a close's tables go: the close itself, or the month to date (`provisional/`).
@@ -237,8 +264,7 @@ impl Build<'_> {
             ("amount", Int, false),
             ("invoice_no", Text, true),
         ];
-        let mut billing = Table::new(&[&billing_leading[..], &billing_rest].concat());
-        let mut billing_daily = Table::new(&daily_columns(&billing_leading, &billing_rest));
+        let mut billing = WithDaily::new(&billing_leading, &billing_rest);
         for d in &self.statements.billing {
             let p = &d.place;
             let leading = vec![
@@ -263,23 +289,13 @@ impl Build<'_> {
                     optional(self.invoice_of(&p.partner)),
                 ]
             };
-            billing.push([&leading[..], &rest(d.count, d.amount)].concat());
-            for (date, count, amount) in d.daily() {
-                billing_daily.push(
-                    [
-                        &leading[..],
-                        &[Cell::Date(Some(date))],
-                        &rest(count, amount),
-                    ]
-                    .concat(),
-                );
-            }
+            let days = d
+                .daily()
+                .map(|(date, count, amount)| (date, rest(count, amount)));
+            billing.push(&leading, rest(d.count, d.amount), days);
         }
 
-        vec![
-            ("billing_details", billing),
-            ("billing_daily", billing_daily),
-        ]
+        billing.named("billing_details", "billing_daily")
     }
 
     fn adjustments(&self) -> Vec<(&'static str, Table)> {
@@ -344,8 +360,7 @@ impl Build<'_> {
             ("refund_unit_price", Decimal, false),
             ("refund_amount", Int, false),
         ];
-        let mut payments = Table::new(&[&payment_leading[..], &payment_rest].concat());
-        let mut payment_daily = Table::new(&daily_columns(&payment_leading, &payment_rest));
+        let mut payments = WithDaily::new(&payment_leading, &payment_rest);
         for d in &self.statements.payments {
             let mut leading =
                 self.names
@@ -361,18 +376,13 @@ impl Build<'_> {
                     int(refund_amount),
                 ]
             };
-            payments.push([&leading[..], &rest(d.count, d.amount, d.refund_amount)].concat());
-            for (date, count, amount, refund_amount) in d.daily() {
-                let day = [Cell::Date(Some(date))];
-                payment_daily
-                    .push([&leading[..], &day, &rest(count, amount, refund_amount)].concat());
-            }
+            let days = d
+                .daily()
+                .map(|(date, count, amount, refund)| (date, rest(count, amount, refund)));
+            payments.push(&leading, rest(d.count, d.amount, d.refund_amount), days);
         }
 
-        vec![
-            ("payment_details", payments),
-            ("payment_daily", payment_daily),
-        ]
+        payments.named("payment_details", "payment_daily")
     }
 
     /// `reference_info` and `reference_daily`.
@@ -384,8 +394,7 @@ impl Build<'_> {
             ("unit_price", Decimal, false),
             ("amount", Int, false),
         ];
-        let mut reference = Table::new(&[&reference_leading[..], &reference_rest].concat());
-        let mut reference_daily = Table::new(&daily_columns(&reference_leading, &reference_rest));
+        let mut reference = WithDaily::new(&reference_leading, &reference_rest);
         for r in &self.statements.reference {
             let mut leading =
                 self.names
@@ -393,23 +402,13 @@ impl Build<'_> {
             leading.push(text(&r.product));
             let rest =
                 |count, amount| [int(count), decimal(Exact::from(r.unit_price)), int(amount)];
-            reference.push([&leading[..], &rest(r.count, r.amount)].concat());
-            for (date, count, amount) in r.daily() {
-                reference_daily.push(
-                    [
-                        &leading[..],
-                        &[Cell::Date(Some(date))],
-                        &rest(count, amount),
-                    ]
-                    .concat(),
-                );
-            }
+            let days = r
+                .daily()
+                .map(|(date, count, amount)| (date, rest(count, amount)));
+            reference.push(&leading, rest(r.count, r.amount), days);
         }
 
-        vec![
-            ("reference_info", reference),
-            ("reference_daily", reference_daily),
-        ]
+        reference.named("reference_info", "reference_daily")
     }
 
     fn totals(&self) -> Vec<(&'static str, Table)> {
