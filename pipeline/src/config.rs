@@ -143,6 +143,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

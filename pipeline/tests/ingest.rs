@@ -77,8 +77,8 @@ impl World {
     /// The rows of every Parquet file under `prefix` of the lake.
     fn rows(&self, prefix: &str) -> Vec<RecordBatch> {
         files_under(&self.lake_dir.path().join(prefix))
-            .into_iter()
-            .flat_map(|(_, bytes)| {
+            .into_values()
+            .flat_map(|bytes| {
                 let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
                     .unwrap()
                     .build()

@@ -176,7 +176,7 @@ impl<'a> Block<'a> {
 
     /// 1 % of blocks are delivered again by the second collector.
     fn redelivered(&self) -> bool {
-        draw(self.network, self.k, self.day, 4) % 100 == 0
+        draw(self.network, self.k, self.day, 4).is_multiple_of(100)
     }
 
     fn write(&self, plays: &mut File, purchases: &mut File) {

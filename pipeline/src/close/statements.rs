@@ -121,15 +121,7 @@ impl PaymentDetail {
     }
 
     /// The table's key order: where, title, charge or product (sales first), method, price.
-    fn key(
-        &self,
-    ) -> (
-        &Place,
-        &TitleCode,
-        (Option<&str>, Option<&str>),
-        Option<PaymentMethod>,
-        Option<i64>,
-    ) {
+    fn key(&self) -> PaymentKey<'_> {
         (
             &self.place,
             &self.title,
@@ -139,6 +131,14 @@ impl PaymentDetail {
         )
     }
 }
+
+type PaymentKey<'a> = (
+    &'a Place,
+    &'a TitleCode,
+    (Option<&'a str>, Option<&'a str>),
+    Option<PaymentMethod>,
+    Option<i64>,
+);
 
 /// A day of a payment detail: count, amount (none for commissions) and refund amount.
 pub type PaymentDay = (NaiveDate, i64, Option<i64>, i64);
@@ -685,8 +685,9 @@ fn invoices(
     rates: Rates,
     first: u32,
 ) -> Vec<Invoice> {
-    let mut lines: BTreeMap<&PartnerCode, BTreeMap<(String, Option<Month>, String), InvoiceLine>> =
-        BTreeMap::new();
+    // Per partner, its lines by charge, play month and unit price (slips after them).
+    type LineKey = (String, Option<Month>, String);
+    let mut lines: BTreeMap<&PartnerCode, BTreeMap<LineKey, InvoiceLine>> = BTreeMap::new();
     for detail in billing {
         let key = (
             detail.charge.code.to_string(),

@@ -165,7 +165,8 @@ pub async fn write(
         Area::Closed => &PARTS[..],
         Area::Provisional => &PARTS[..PARTS.len() - 1],
     };
-    let encoded: Vec<LakeResult<Vec<(&str, Vec<u8>)>>> = std::thread::scope(|scope| {
+    type Encoded = LakeResult<Vec<(&'static str, Vec<u8>)>>;
+    let encoded: Vec<Encoded> = std::thread::scope(|scope| {
         let workers: Vec<_> = parts
             .iter()
             .map(|part| {

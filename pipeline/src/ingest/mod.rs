@@ -426,7 +426,9 @@ impl<'m> BatchRun<'m> {
                 let key = (row.file.clone(), row.line);
                 match decision {
                     Decision::Accept => {
-                        let (event, content) = event.as_ref().ok().expect("accepted rows parsed");
+                        let Ok((event, content)) = event.as_ref() else {
+                            unreachable!("accepted rows parsed")
+                        };
                         self.accept(event, *content)?;
                         counts.accepted += 1;
                         self.commit.closed.push(key);
@@ -479,10 +481,7 @@ impl<'m> BatchRun<'m> {
         // The database is asked about a chunk's ids while the chunk before it is decided: a
         // decision looks at this batch's own acceptances first, so an id accepted meanwhile is
         // still seen.
-        let mut next = match received.recv().await {
-            Some(chunk) => Some(self.ask(db, feed, chunk)),
-            None => None,
-        };
+        let mut next = received.recv().await.map(|chunk| self.ask(db, feed, chunk));
         while let Some((chunk, asking)) = next.take() {
             let found = asking.await.expect("the lookup does not panic")?;
             if let Some(following) = received.recv().await {
