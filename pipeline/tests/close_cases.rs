@@ -707,7 +707,7 @@ async fn exports_follow_the_guide() {
                 View::Totals,
                 ExportRequest {
                     selection: Selection {
-                        store: Some("池袋店".into()),
+                        store: Some("S3".into()),
                         title: Some("StarHorse4".into()),
                     },
                     ..Default::default()
@@ -724,6 +724,7 @@ async fn exports_follow_the_guide() {
             [110, 5, 5_000, 150, 15, 165, 1_544, 0, 0, 5, 0, 5, 0, 1_544, 140, 6_484]
         );
         assert!(selected.contains(&vec!["取引先コード".to_owned(), P1.to_owned()]));
+        assert!(selected.contains(&vec!["店舗名".to_owned(), "池袋店".to_owned()]));
         assert!(selected.contains(&vec!["登録番号".to_owned(), "T4010801006141".to_owned()]));
 
         // Without a selection, the export is the close's own statement.

@@ -77,6 +77,18 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<(), Failure> {
     println!("database: {}", settings.database_url);
     println!("lake: {}", settings.lake_url);
     println!("key-chip logs delivered to: {incoming}");
+    println!("next, for instance:");
+    println!(
+        "  kakin export billing --match 店舗名=駅前 -o billing.csv   (the site's 請求明細 CSV)"
+    );
+    println!("  kakin export totals --title SH4 --store S22900000000   (支払合計 of one store and title)");
+    println!(
+        "  kakin query \"SELECT partner_code, pay FROM payment_totals WHERE title_code IS NULL\""
+    );
+    println!(
+        "  kakin close {} --dry-run                              (the next close, previewed)",
+        month.next()
+    );
     Ok(())
 }
 

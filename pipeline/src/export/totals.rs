@@ -75,6 +75,9 @@ fn labelled(t: &PaymentTotals, rates: &Rates) -> Vec<(String, i64, String)> {
 #[derive(Default)]
 struct Selected {
     name: String,
+    /// The names of the selected store and title, as the details spell them.
+    store_name: Option<String>,
+    title_name: Option<String>,
     payments: Vec<PaymentFigures>,
     slips: Vec<(AdjustmentKind, i64)>,
 }
@@ -101,7 +104,14 @@ fn partner_of<'a>(
 ) -> &'a mut Selected {
     let code = table.text("partner_code", i).unwrap_or_default();
     let selected = partners.entry(code.to_owned()).or_default();
-    selected.name = table.text("partner_name", i).unwrap_or_default().to_owned();
+    let text = |column: &str| table.has(column).then(|| table.text(column, i)).flatten();
+    selected.name = text("partner_name").unwrap_or_default().to_owned();
+    selected.store_name = text("store_name")
+        .map(str::to_owned)
+        .or(selected.store_name.take());
+    selected.title_name = text("title_name")
+        .map(str::to_owned)
+        .or(selected.title_name.take());
     selected
 }
 
@@ -158,6 +168,14 @@ async fn select(
     Ok(partners)
 }
 
+/// How a statement names its selection: the selected store's or title's name, or "all".
+fn chosen_name<'a>(choice: &'a Option<String>, seen: &'a Option<String>, all: &'a str) -> &'a str {
+    match choice {
+        None => all,
+        Some(given) => seen.as_deref().unwrap_or(given),
+    }
+}
+
 pub(super) async fn rows(
     db: &Database,
     lake: &Location,
@@ -203,11 +221,15 @@ pub(super) async fn rows(
                 ("お支払日", payment_date.map_or(Cell::Dash, Cell::date)),
                 (
                     "店舗名",
-                    Cell::text(selection.store.as_deref().unwrap_or("全店舗")),
+                    Cell::text(chosen_name(
+                        &selection.store,
+                        &selected.store_name,
+                        "全店舗",
+                    )),
                 ),
                 (
                     "対象タイトル名",
-                    Cell::text(selection.title.as_deref().unwrap_or("全て")),
+                    Cell::text(chosen_name(&selection.title, &selected.title_name, "全て")),
                 ),
             ];
             rows.push(vec![Cell::text("項目"), Cell::text("内容")]);
