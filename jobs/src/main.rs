@@ -51,7 +51,8 @@ enum Command {
         #[arg(long, value_name = "URL")]
         incoming: Option<String>,
     },
-    /// The month-end close of YYYY-MM: statement tables, invoice numbers.
+    /// The month-end close of YYYY-MM: statement tables and invoice numbers (or its preview,
+    /// or a reissue).
     Close {
         #[arg(value_parser = parse_month)]
         month: pipeline::domain::Month,

@@ -39,6 +39,7 @@ pub struct ExportArgs {
     /// totals: one title, by name or code (default all titles).
     #[arg(long)]
     title: Option<String>,
+    /// UTF-8 with a byte-order mark, or CP932, as spreadsheet programs open them.
     #[arg(long, value_enum, default_value_t = Charset::Utf8)]
     encoding: Charset,
     /// Write to FILE instead of standard output.
