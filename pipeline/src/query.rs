@@ -89,7 +89,13 @@ fn run(root: &Path, committed: &Committed, sql: &str) -> Result<DataFrame, Query
             context.register(&format!("provisional_{table}"), rows.filter(open));
         }
     }
-    Ok(context.execute(sql)?.collect()?)
+    let plan = context.execute(sql).map_err(|e| {
+        // A table with no file yet (no close, no refresh) is not registered: say what is.
+        let mut tables = context.get_tables();
+        tables.sort();
+        polars_err!(SQLInterface: "{e}; the lake's tables now: {}", tables.join(", "))
+    })?;
+    Ok(plan.collect()?)
 }
 
 fn scan(root: &Path, table: &str) -> PolarsResult<Option<LazyFrame>> {
