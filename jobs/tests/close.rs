@@ -1,82 +1,46 @@
 //! `kakin close` as finance runs it: a killed close takes no number and shows nothing, and its
 //! rerun writes what an uninterrupted close writes.
 
-use pipeline::testing::{files_under, ScratchDatabase};
+mod support;
+
+use pipeline::testing::ScratchDatabase;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+use support::{text, Site};
 
 fn guide() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
 }
 
 /// The guide's statement imported and ingested into a database and lake of their own.
-struct Site {
-    dir: tempfile::TempDir,
-    env: Vec<(&'static str, String)>,
-    _scratch: ScratchDatabase,
+fn guide_site(scratch: ScratchDatabase) -> Site {
+    let site = Site::new(scratch, |_| {
+        format!("file://{}", guide().join("incoming").display())
+    });
+    let master = guide().join("master");
+    let slips = guide().join("adjustments-2023-05.csv");
+    for args in [
+        vec!["master", "import", master.to_str().unwrap()],
+        vec!["adjustments", "import", slips.to_str().unwrap()],
+        vec!["ingest"],
+    ] {
+        let out = site.run(&args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    site
 }
 
-impl Site {
-    fn new(scratch: ScratchDatabase) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let env = vec![
-            ("KAKIN_DATABASE_URL", scratch.url.clone()),
-            (
-                "KAKIN_LAKE_URL",
-                format!("file://{}/lake", dir.path().display()),
-            ),
-            (
-                "KAKIN_INCOMING_URL",
-                format!("file://{}", guide().join("incoming").display()),
-            ),
-        ];
-        let site = Site {
-            dir,
-            env,
-            _scratch: scratch,
-        };
-        let master = guide().join("master");
-        let slips = guide().join("adjustments-2023-05.csv");
-        for args in [
-            vec!["master", "import", master.to_str().unwrap()],
-            vec!["adjustments", "import", slips.to_str().unwrap()],
-            vec!["ingest"],
-        ] {
-            let out = site.run(&args, None);
-            assert!(
-                out.status.success(),
-                "{args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        site
-    }
-
-    fn run(&self, args: &[&str], failpoint: Option<&str>) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_kakin"));
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("KAKIN_FAILPOINT");
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
-        if let Some(name) = failpoint {
-            command.env("KAKIN_FAILPOINT", name);
-        }
-        command.output().expect("kakin runs")
-    }
-
-    fn closes(&self) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-        files_under(&self.dir.path().join("lake"))
-            .into_iter()
-            .filter(|(p, _)| p.to_string_lossy().contains("closing_month="))
-            .collect()
-    }
+/// The statement tables of the site's lake.
+fn closes(site: &Site) -> BTreeMap<PathBuf, Vec<u8>> {
+    site.lake()
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().contains("closing_month="))
+        .collect()
 }
 
 fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    text(&out.stdout)
 }
 
 #[tokio::test]
@@ -88,7 +52,7 @@ async fn a_killed_close_takes_no_number_and_its_rerun_writes_the_same_bytes() {
             ScratchDatabase::postgres().await,
         ],
     ] {
-        let clean = Site::new(clean);
+        let clean = guide_site(clean);
         let out = clean.run(&["close", "2023-05"], None);
         assert!(out.status.success());
         assert!(
@@ -102,18 +66,13 @@ async fn a_killed_close_takes_no_number_and_its_rerun_writes_the_same_bytes() {
             stdout(&out)
         );
 
-        let killed = Site::new(killed);
+        let killed = guide_site(killed);
         let out = killed.run(&["close", "2023-05"], Some("close-before-commit"));
         assert!(!out.status.success(), "the failpoint kills the close");
-        assert!(!killed.closes().is_empty(), "its files were put in place");
+        assert!(!closes(&killed).is_empty(), "its files were put in place");
         let count = "SELECT COUNT(*) AS n FROM billing_details";
         let shown = killed.run(&["query", count, "--format", "csv"], None);
-        assert_eq!(
-            stdout(&shown),
-            "n\n0\n",
-            "{}",
-            String::from_utf8_lossy(&shown.stderr)
-        );
+        assert_eq!(stdout(&shown), "n\n0\n", "{}", text(&shown.stderr));
         let listed = killed.run(&["export", "invoices"], None);
         assert_eq!(stdout(&listed).lines().count(), 1, "the header alone");
         let rerun = killed.run(&["close", "2023-05"], None);
@@ -124,7 +83,7 @@ async fn a_killed_close_takes_no_number_and_its_rerun_writes_the_same_bytes() {
             stdout(&rerun)
         );
         assert!(
-            killed.closes() == clean.closes(),
+            closes(&killed) == closes(&clean),
             "the rerun writes the uninterrupted close's bytes"
         );
         let again = killed.run(&["close", "2023-05"], None);
@@ -138,7 +97,7 @@ async fn a_killed_close_takes_no_number_and_its_rerun_writes_the_same_bytes() {
 
 #[tokio::test]
 async fn finance_and_analysts_read_the_close() {
-    let site = Site::new(ScratchDatabase::sqlite());
+    let site = guide_site(ScratchDatabase::sqlite());
     let preview = site.run(&["close", "2023-05", "--dry-run"], None);
     assert!(preview.status.success());
     let printed = stdout(&preview);
@@ -151,7 +110,7 @@ async fn finance_and_analysts_read_the_close() {
         line,
         ["229999000", "37642", "-", "+37642", "83188", "-", "+83188"]
     );
-    assert!(site.closes().is_empty(), "a dry run writes nothing");
+    assert!(closes(&site).is_empty(), "a dry run writes nothing");
     assert!(site.run(&["close", "2023-05"], None).status.success());
 
     let sql = "SELECT partner_code, pay FROM payment_totals WHERE title_code IS NULL ORDER BY partner_code";
@@ -160,7 +119,7 @@ async fn finance_and_analysts_read_the_close() {
         stdout(&out),
         "partner_code,pay\n229999000,83188\n229999001,2473\n",
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        text(&out.stderr)
     );
     let table = site.run(&["query", sql], None);
     assert!(stdout(&table).contains("83188"), "{}", stdout(&table));
@@ -177,11 +136,7 @@ async fn finance_and_analysts_read_the_close() {
         ],
         None,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let bytes = std::fs::read(&file).unwrap();
     let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&bytes);
     assert!(!bad);
@@ -199,8 +154,8 @@ async fn finance_and_analysts_read_the_close() {
 #[tokio::test]
 async fn a_killed_reissue_is_finished_by_its_rerun() {
     let (clean, killed) = (
-        Site::new(ScratchDatabase::sqlite()),
-        Site::new(ScratchDatabase::postgres().await),
+        guide_site(ScratchDatabase::sqlite()),
+        guide_site(ScratchDatabase::postgres().await),
     );
     for site in [&clean, &killed] {
         assert!(site.run(&["close", "2023-05"], None).status.success());
@@ -208,11 +163,7 @@ async fn a_killed_reissue_is_finished_by_its_rerun() {
             &["invoice", "void", "1700000", "--reason", "単価誤り"],
             None,
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(
             stdout(&out).contains("is VOID (単価誤り)"),
             "{}",
@@ -234,7 +185,7 @@ async fn a_killed_reissue_is_finished_by_its_rerun() {
         stdout(&rerun)
     );
     assert!(
-        killed.closes() == clean.closes(),
+        closes(&killed) == closes(&clean),
         "the same tables as an uninterrupted reissue"
     );
 

@@ -1,59 +1,21 @@
 //! `kakin ingest` as operations run it: a killed run, a changed file, an outside engine reading
 //! the lake, and the same work against a real S3-compatible server.
 
+mod support;
+
 use pipeline::testing::{files_under, ScratchDatabase};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use support::{kakin, run, text, Site};
 
-fn kakin(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kakin"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("KAKIN_FAILPOINT");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-}
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("kakin runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A work directory with the demo's files (20 key-chips, October 2026), and the settings of a
-/// database and a lake of its own.
-struct Site {
-    dir: tempfile::TempDir,
-    env: Vec<(&'static str, String)>,
-    _scratch: ScratchDatabase,
-}
-
-impl Site {
-    fn new(scratch: ScratchDatabase) -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let env = vec![
-            ("KAKIN_DATABASE_URL", scratch.url.clone()),
-            (
-                "KAKIN_LAKE_URL",
-                format!("file://{}/lake", dir.path().display()),
-            ),
-            (
-                "KAKIN_INCOMING_URL",
-                format!("file://{}/demo/incoming", dir.path().display()),
-            ),
-        ];
-        let site = Site {
-            dir,
-            env,
-            _scratch: scratch,
-        };
-        let generated = run(&mut site.kakin(&[
+/// The demo's files (20 key-chips, October 2026) in a site of their own, master data imported.
+fn demo_site(scratch: ScratchDatabase) -> Site {
+    let site = Site::new(scratch, |dir| {
+        format!("file://{}/demo/incoming", dir.display())
+    });
+    let generated = site.run(
+        &[
             "demo",
             "--keychips",
             "20",
@@ -62,24 +24,17 @@ impl Site {
             "--generate-only",
             "--dir",
             "demo",
-        ]));
-        assert!(generated.status.success(), "{}", text(&generated.stderr));
-        let imported = run(&mut site.kakin(&["master", "import", "demo/master"]));
-        assert!(imported.status.success(), "{}", text(&imported.stderr));
-        site
-    }
+        ],
+        None,
+    );
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let imported = site.run(&["master", "import", "demo/master"], None);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    site
+}
 
-    fn kakin(&self, args: &[&str]) -> Command {
-        kakin(self.dir.path(), &self.env, args)
-    }
-
-    fn ingest(&self) -> Output {
-        run(&mut self.kakin(&["ingest"]))
-    }
-
-    fn lake(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        files_under(&self.dir.path().join("lake"))
-    }
+fn ingest(site: &Site) -> Output {
+    site.run(&["ingest"], None)
 }
 
 #[tokio::test]
@@ -96,8 +51,8 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
             ScratchDatabase::postgres().await,
         ],
     ] {
-        let clean = Site::new(clean);
-        assert!(clean.ingest().status.success());
+        let clean = demo_site(clean);
+        assert!(ingest(&clean).status.success());
         let expected = clean.lake();
         assert!(
             expected.keys().any(|p| p.starts_with("plays"))
@@ -105,7 +60,7 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
         );
 
         // Killed at the worst moment: every file in the lake, nothing committed.
-        let aborted = Site::new(aborted);
+        let aborted = demo_site(aborted);
         let out = run(aborted
             .kakin(&["ingest"])
             .env("KAKIN_FAILPOINT", "ingest-before-commit"));
@@ -114,7 +69,7 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
             aborted.lake().keys().any(|p| p.starts_with("plays")),
             "its files are in the lake"
         );
-        let rerun = aborted.ingest();
+        let rerun = ingest(&aborted);
         assert!(rerun.status.success(), "{}", text(&rerun.stderr));
         assert!(
             text(&rerun.stdout).contains("removed the files of batch"),
@@ -125,7 +80,7 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
             aborted.lake() == expected,
             "killed then rerun = one clean run"
         );
-        let again = aborted.ingest();
+        let again = ingest(&aborted);
         assert!(
             text(&again.stdout).contains("ingested: 0 rows"),
             "{}",
@@ -133,7 +88,7 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
         );
 
         // Killed from outside, at whatever point it has reached.
-        let killed = Site::new(killed);
+        let killed = demo_site(killed);
         let mut interrupted = 0;
         for millis in [150, 400, 900] {
             let mut child = killed
@@ -150,7 +105,7 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
             child.wait().unwrap();
         }
         assert!(interrupted > 0, "at least one run was killed while it ran");
-        assert!(killed.ingest().status.success());
+        assert!(ingest(&killed).status.success());
         assert!(
             killed.lake() == expected,
             "killed runs then a rerun = one clean run"
@@ -161,8 +116,8 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
 #[tokio::test]
 async fn a_changed_file_makes_the_run_end_with_1_after_the_others() {
     for scratch in ScratchDatabase::each().await {
-        let site = Site::new(scratch);
-        assert!(site.ingest().status.success());
+        let site = demo_site(scratch);
+        assert!(ingest(&site).status.success());
         let incoming = site.dir.path().join("demo/incoming");
         let changed = incoming.join("plays/2026-10-03/collector-a.csv");
         let mut bytes = std::fs::read(&changed).unwrap();
@@ -172,7 +127,7 @@ async fn a_changed_file_makes_the_run_end_with_1_after_the_others() {
         std::fs::create_dir_all(new.parent().unwrap()).unwrap();
         std::fs::write(&new, "event_id,keychip_id,played_at,title_code,charge_code,count\nNEW,A72E0000000,2026-11-19T10:00:00+09:00,SH4,SH4-STONE,1\n").unwrap();
 
-        let out = site.ingest();
+        let out = ingest(&site);
         assert_eq!(out.status.code(), Some(1));
         let stdout = text(&out.stdout);
         assert!(
@@ -195,8 +150,8 @@ async fn a_changed_file_makes_the_run_end_with_1_after_the_others() {
 
 #[tokio::test]
 async fn duckdb_reads_every_table_of_the_lake_with_the_specs_columns_and_types() {
-    let site = Site::new(ScratchDatabase::sqlite());
-    let out = site.ingest();
+    let site = demo_site(ScratchDatabase::sqlite());
+    let out = ingest(&site);
     assert!(out.status.success());
     let accepted: u64 = text(&out.stdout)
         .lines()
@@ -330,8 +285,8 @@ impl Drop for S3Server {
 
 #[tokio::test]
 async fn the_same_ingest_and_close_against_a_real_s3_server_write_the_same_lake() {
-    let local = Site::new(ScratchDatabase::sqlite());
-    assert!(local.ingest().status.success());
+    let local = demo_site(ScratchDatabase::sqlite());
+    assert!(ingest(&local).status.success());
     let closed = run(&mut local.kakin(&["close", "2026-10"]));
     assert!(closed.status.success(), "{}", text(&closed.stderr));
     let expected = local.lake();

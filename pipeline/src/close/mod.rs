@@ -23,7 +23,7 @@ pub use tables::{path as table_path, Area, INVOICE_TABLES, STATEMENT_TABLES};
 
 use crate::db::{Database, DbError, InvoiceRecord};
 use crate::domain::{MasterData, Month, Parse, PartnerCode};
-use crate::lake::{LakeError, Location};
+use crate::lake::{LakeError, LocalCopy, Location};
 use chrono::{Datelike, NaiveDate};
 use std::collections::BTreeMap;
 use tables::StatementDates;
@@ -75,63 +75,72 @@ pub struct CloseReport {
     pub totals: BTreeMap<PartnerCode, PaymentTotals>,
 }
 
-/// The close of a month as computed, before anything is written.
-struct Computed {
+/// What a close computes from: the master data, the slips, the committed batches (with the
+/// close that first saw each) and the lake's events as local files. Read once, it serves every
+/// month a refresh computes.
+struct Inputs {
     master: MasterData,
-    statements: Statements,
-    /// The committed batches this computation saw for the first time.
-    new_batches: Vec<String>,
+    slips: Vec<crate::domain::AdjustmentSlip>,
+    batches: Vec<(String, Option<Month>)>,
+    events: LocalCopy,
 }
 
-/// Compute the statements of `month` from the lake as it stands. The batches no close has
-/// seen yet count as first seen by `first_open` (the month the next close is for); only the
-/// play dates up to `until` are billed.
-async fn compute(
-    db: &Database,
-    lake: &Location,
-    first_invoice_number: u32,
-    month: Month,
-    first_open: Month,
-    until: NaiveDate,
-) -> Result<Computed, CloseError> {
-    let started = std::time::Instant::now();
-    let master = db.master_data().await?;
-    let rates = Rates::on(&master, month.last_day()).map_err(CloseError::Rates)?;
-    let batches = db.committed_batches().await?;
-    tracing::debug!(elapsed = ?started.elapsed(), "master data and batches read");
-    let seen: Vec<(String, Month)> = batches
-        .iter()
-        .map(|(batch, first)| (batch.clone(), first.unwrap_or(first_open)))
-        .collect();
-    let local = lake.local_copy(&["plays/", "purchases/"]).await?;
-    // polars runs its own runtime: it reads on a thread outside ours.
-    let (plays, purchases) = std::thread::scope(|scope| {
-        scope
-            .spawn(|| events::billed(local.root(), month, until, &seen))
-            .join()
-    })
-    .expect("reading the lake does not panic")?;
-    tracing::debug!(elapsed = ?started.elapsed(), plays = plays.len(), purchases = purchases.len(), "daily counts read");
-    let slips: Vec<_> = db
-        .adjustment_slips()
-        .await?
-        .into_iter()
-        .filter(|s| s.adjusted_month == month)
-        .collect();
-    let days = attribute(&master, &plays, &purchases).map_err(CloseError::Unbillable)?;
-    let statements = statements(&master, rates, &days, slips, first_invoice_number)
-        .map_err(CloseError::Unbillable)?;
-    tracing::debug!(elapsed = ?started.elapsed(), "statements computed");
-    let new_batches = batches
-        .into_iter()
-        .filter(|(_, first)| first.is_none())
-        .map(|(batch, _)| batch)
-        .collect();
-    Ok(Computed {
-        master,
-        statements,
-        new_batches,
-    })
+impl Inputs {
+    async fn read(db: &Database, lake: &Location) -> Result<Inputs, CloseError> {
+        Ok(Inputs {
+            master: db.master_data().await?,
+            slips: db.adjustment_slips().await?,
+            batches: db.committed_batches().await?,
+            events: lake.local_copy(&["plays/", "purchases/"]).await?,
+        })
+    }
+
+    /// The committed batches no close has seen yet.
+    fn new_batches(&self) -> Vec<String> {
+        self.batches
+            .iter()
+            .filter(|(_, first)| first.is_none())
+            .map(|(batch, _)| batch.clone())
+            .collect()
+    }
+
+    /// The statements of `month`. The batches no close has seen yet count as first seen by
+    /// `first_open` (the month the next close is for); only the play dates up to `until` are
+    /// billed.
+    fn compute(
+        &self,
+        first_invoice_number: u32,
+        month: Month,
+        first_open: Month,
+        until: NaiveDate,
+    ) -> Result<Statements, CloseError> {
+        let started = std::time::Instant::now();
+        let rates = Rates::on(&self.master, month.last_day()).map_err(CloseError::Rates)?;
+        let seen: Vec<(String, Month)> = self
+            .batches
+            .iter()
+            .map(|(batch, first)| (batch.clone(), first.unwrap_or(first_open)))
+            .collect();
+        // polars runs its own runtime: it reads on a thread outside ours.
+        let (plays, purchases) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| events::billed(self.events.root(), month, until, &seen))
+                .join()
+        })
+        .expect("reading the lake does not panic")?;
+        tracing::debug!(elapsed = ?started.elapsed(), plays = plays.len(), purchases = purchases.len(), "daily counts read");
+        let slips = self
+            .slips
+            .iter()
+            .filter(|s| s.adjusted_month == month)
+            .cloned()
+            .collect();
+        let days = attribute(&self.master, &plays, &purchases).map_err(CloseError::Unbillable)?;
+        let statements = statements(&self.master, rates, &days, slips, first_invoice_number)
+            .map_err(CloseError::Unbillable)?;
+        tracing::debug!(elapsed = ?started.elapsed(), "statements computed");
+        Ok(statements)
+    }
 }
 
 /// Where `month` stands in the sequence of closes: closed already (with its invoices), or
@@ -165,21 +174,13 @@ pub async fn close_month(
     let first_number = db
         .next_invoice_number(settings.invoice_number_start)
         .await?;
-    let computed = compute(db, lake, first_number, month, month, month.last_day()).await?;
+    let inputs = Inputs::read(db, lake).await?;
+    let statements = &inputs.compute(first_number, month, month, month.last_day())?;
     let dates = settings.dates(month);
-    let statements = &computed.statements;
-    tables::write(
-        lake,
-        Area::Closed,
-        &computed.master,
-        month,
-        dates,
-        statements,
-    )
-    .await?;
+    tables::write(lake, Area::Closed, &inputs.master, month, dates, statements).await?;
     crate::failpoint("close-before-commit");
     let invoices: Vec<InvoiceRecord> = statements.invoices.iter().map(Invoice::record).collect();
-    db.commit_close(month, dates.issue, &invoices, &computed.new_batches)
+    db.commit_close(month, dates.issue, &invoices, &inputs.new_batches())
         .await?;
     drop_provisional(lake, month).await?;
     Ok(CloseReport {
@@ -237,8 +238,8 @@ pub async fn preview_close(
     let first_number = db
         .next_invoice_number(settings.invoice_number_start)
         .await?;
-    let computed = compute(db, lake, first_number, month, month, month.last_day()).await?;
-    let statements = computed.statements;
+    let inputs = Inputs::read(db, lake).await?;
+    let statements = inputs.compute(first_number, month, month, month.last_day())?;
     let previous_invoices = db.invoices_of(month.previous()).await?;
     let previous_pay = previous_pay(lake, month.previous()).await?;
     let totals = all_titles(&statements);
@@ -326,26 +327,24 @@ pub async fn refresh(
             lake.delete(&entry.path).await?;
         }
     }
+    let open: Vec<Month> = std::iter::successors(Some(first_open), |m| Some(m.next()))
+        .take_while(|m| m.first_day() <= yesterday)
+        .collect();
+    if open.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inputs = Inputs::read(db, lake).await?;
     let mut reports = Vec::new();
-    let mut month = first_open;
-    while month.first_day() <= yesterday {
+    for month in open {
         let until = month.last_day().min(yesterday);
-        let computed = compute(
-            db,
-            lake,
-            settings.invoice_number_start,
-            month,
-            first_open,
-            until,
-        )
-        .await?;
-        let mut statements = computed.statements;
+        let mut statements =
+            inputs.compute(settings.invoice_number_start, month, first_open, until)?;
         statements.invoices.clear();
         let dates = settings.dates(month);
         tables::write(
             lake,
             Area::Provisional,
-            &computed.master,
+            &inputs.master,
             month,
             dates,
             &statements,
@@ -356,7 +355,6 @@ pub async fn refresh(
             until,
             totals: all_titles(&statements),
         });
-        month = month.next();
     }
     Ok(reports)
 }

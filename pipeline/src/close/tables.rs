@@ -3,36 +3,32 @@
 
 use super::statements::{Invoice, PaymentTotals, Place, Statements};
 use crate::db::InvoiceRecord;
-use crate::domain::{MasterData, Month, Parse};
+use crate::domain::{MasterData, Month, Parse, PartnerCode, StoreCode, Text, TitleCode};
 use crate::lake::cells::{decimal, int, optional, text};
 use crate::lake::{Cell, Columns, Kind, LakeResult, Location, Table};
 use chrono::NaiveDate;
 use rust_decimal::Decimal as Exact;
+use std::collections::BTreeMap;
 
 /// The names the tables copy in.
 struct Names<'a>(&'a MasterData);
 
+/// The name a master table gives `code`, or none (empty) when it has no such row.
+fn name_of<K: Ord, V>(rows: &BTreeMap<K, V>, code: &K, name: impl Fn(&V) -> &Text) -> String {
+    rows.get(code)
+        .map(|row| name(row).to_string())
+        .unwrap_or_default()
+}
+
 impl Names<'_> {
-    fn partner(&self, code: &crate::domain::PartnerCode) -> String {
-        self.0
-            .partners
-            .get(code)
-            .map(|p| p.name.to_string())
-            .unwrap_or_default()
+    fn partner(&self, code: &PartnerCode) -> String {
+        name_of(&self.0.partners, code, |p| &p.name)
     }
-    fn store(&self, code: &crate::domain::StoreCode) -> String {
-        self.0
-            .stores
-            .get(code)
-            .map(|s| s.name.to_string())
-            .unwrap_or_default()
+    fn store(&self, code: &StoreCode) -> String {
+        name_of(&self.0.stores, code, |s| &s.name)
     }
-    fn title(&self, code: &crate::domain::TitleCode) -> String {
-        self.0
-            .titles
-            .get(code)
-            .map(|t| t.name.to_string())
-            .unwrap_or_default()
+    fn title(&self, code: &TitleCode) -> String {
+        name_of(&self.0.titles, code, |t| &t.name)
     }
 }
 

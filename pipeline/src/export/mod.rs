@@ -266,7 +266,7 @@ pub enum SlipKinds {
 }
 
 impl SlipKinds {
-    fn lists(self, kind: Option<&str>) -> bool {
+    pub(super) fn lists(self, kind: Option<&str>) -> bool {
         match self {
             SlipKinds::All => true,
             SlipKinds::Billing => kind == Some("BILLING"),
@@ -307,10 +307,11 @@ pub async fn export(
             "the month to date has no invoices: they are issued by the close".into(),
         ));
     }
+    let headers = view.headers();
     for filter in &request.filters {
         let known = match view {
             View::Totals => totals::FILTERED.contains(&filter.header()),
-            _ => view.headers().contains(&filter.header()),
+            _ => headers.contains(&filter.header()),
         };
         if !known {
             return Err(ExportError::Invalid(format!(
@@ -327,7 +328,6 @@ pub async fn export(
     if view == View::Totals {
         return totals::rows(db, lake, area, &months, request, issuer).await;
     }
-    let headers = view.headers();
     let mut rows = vec![headers.iter().map(Cell::text).collect::<Vec<_>>()];
     for month in months {
         let Some(batch) = lake
@@ -337,18 +337,8 @@ pub async fn export(
             continue;
         };
         let table = Columns::new(&batch);
-        let listed: Vec<usize> = (0..table.len())
-            .filter(|&i| {
-                view != View::Adjustments || request.slip_kinds.lists(table.text("kind", i))
-            })
-            .collect();
-        let all = views::rows(view, &table);
-        let chosen = match view {
-            View::Adjustments => listed.into_iter().map(|i| all[i].clone()).collect(),
-            _ => all,
-        };
         rows.extend(
-            chosen
+            views::rows(view, &table, request.slip_kinds)
                 .into_iter()
                 .filter(|row| matches(&headers, row, &request.filters)),
         );

@@ -7,13 +7,16 @@ use crate::domain::{Month, Parse};
 use crate::lake::Columns;
 use chrono::NaiveDate;
 
-/// A view's rows from one table of one month.
-pub(super) fn rows(view: super::View, table: &Columns) -> Vec<Vec<Cell>> {
+/// A view's rows from one table of one month (of `adjustments`, the slips of `kinds`).
+pub(super) fn rows(view: super::View, table: &Columns, kinds: super::SlipKinds) -> Vec<Vec<Cell>> {
     use super::View::*;
     match view {
         Invoices => each(table, invoice),
         Billing => each(table, billing),
-        Adjustments => each(table, adjustment),
+        Adjustments => (0..table.len())
+            .filter(|&i| kinds.lists(table.text("kind", i)))
+            .map(|i| adjustment(table, i))
+            .collect(),
         Payments => each(table, payment),
         Reference => each(table, reference),
         BillingDaily => every_day(table, billing_daily),

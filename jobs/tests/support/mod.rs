@@ -1,0 +1,74 @@
+//! What the binary's tests share: a work directory with a database and a lake of its own, and
+//! kakin run there as an operator would run it.
+#![allow(dead_code)] // each test file uses its own part
+
+use pipeline::testing::{files_under, ScratchDatabase};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `kakin ARGS` in `dir` with the settings `env` (and no failpoint from outside).
+pub fn kakin(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kakin"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KAKIN_FAILPOINT");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command.output().expect("kakin runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A work directory, a database and a lake (`<dir>/lake`) of its own, and where the logs come
+/// in (`incoming` of the directory).
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(&'static str, String)>,
+    _scratch: ScratchDatabase,
+}
+
+impl Site {
+    pub fn new(scratch: ScratchDatabase, incoming: impl FnOnce(&Path) -> String) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![
+            ("KAKIN_DATABASE_URL", scratch.url.clone()),
+            (
+                "KAKIN_LAKE_URL",
+                format!("file://{}/lake", dir.path().display()),
+            ),
+            ("KAKIN_INCOMING_URL", incoming(dir.path())),
+        ];
+        Site {
+            dir,
+            env,
+            _scratch: scratch,
+        }
+    }
+
+    pub fn kakin(&self, args: &[&str]) -> Command {
+        kakin(self.dir.path(), &self.env, args)
+    }
+
+    /// `kakin ARGS`, killed at the failpoint when one is named.
+    pub fn run(&self, args: &[&str], failpoint: Option<&str>) -> Output {
+        let mut command = self.kakin(args);
+        if let Some(name) = failpoint {
+            command.env("KAKIN_FAILPOINT", name);
+        }
+        run(&mut command)
+    }
+
+    /// Every file of the lake, with its bytes.
+    pub fn lake(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        files_under(&self.dir.path().join("lake"))
+    }
+}
