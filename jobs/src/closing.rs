@@ -3,12 +3,12 @@
 
 use crate::commands::{connect, ledgered, open, Failure, Recorded};
 use chrono::{Days, Utc};
-use pipeline::close::{self, CloseReport, CloseSettings, RefreshReport, ReissueReport};
+use pipeline::close::{self, CloseReport, CloseSettings, Overrides, RefreshReport, ReissueReport};
 use pipeline::config::Settings;
 use pipeline::db::InvoiceRecord;
 use pipeline::domain::{Month, Parse, PartnerCode};
 
-fn close_settings(settings: &Settings) -> CloseSettings {
+pub fn close_settings(settings: &Settings) -> CloseSettings {
     CloseSettings {
         invoice_number_start: settings.invoice_number_start,
         payment_day: settings.payment_day,
@@ -47,10 +47,19 @@ fn print_invoice(invoice: &InvoiceRecord) {
 }
 
 /// `kakin close M`, also the demo's close step: prints each invoice and each partner's PAY.
-pub async fn close(settings: &Settings, month: Month) -> Result<(), Failure> {
+pub async fn close(settings: &Settings, month: Month, overrides: Overrides) -> Result<(), Failure> {
     let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
-    let job = close::close_month(&db, &lake, close_settings(settings), month);
-    let report = ledgered(&db, "close", &month.to_string(), job).await?;
+    let job = close::close_month(&db, &lake, close_settings(settings), month, overrides);
+    let mut arguments = month.to_string();
+    for (given, flag) in [
+        (overrides.allow_empty, " --allow-empty"),
+        (overrides.despite_failed_ingest, " --despite-failed-ingest"),
+    ] {
+        if given {
+            arguments.push_str(flag);
+        }
+    }
+    let report = ledgered(settings, &db, "close", &arguments, job).await?;
     if report.already_closed {
         println!("{month} is already closed; its invoices:");
     } else {
@@ -82,6 +91,9 @@ pub async fn preview(settings: &Settings, month: Month) -> Result<(), Failure> {
         println!("{month} is already closed; its invoices:");
         preview.invoices.iter().for_each(print_invoice);
         return Ok(());
+    }
+    for hazard in &preview.hazards {
+        println!("WARNING: the close would be refused: {hazard}");
     }
     println!(
         "dry run of the close of {month} (nothing written, no number taken); previous close {}:",
@@ -129,7 +141,7 @@ pub async fn refresh(settings: &Settings) -> Result<(), Failure> {
         .date_naive();
     let yesterday = today - Days::new(1);
     let job = close::refresh(&db, &lake, close_settings(settings), yesterday);
-    let reports = ledgered(&db, "refresh", "", job).await?;
+    let reports = ledgered(settings, &db, "refresh", "", job).await?;
     if reports.is_empty() {
         println!("no open month has a day before {today} to refresh");
     }
@@ -159,7 +171,7 @@ pub async fn void(settings: &Settings, number: &str, reason: &str) -> Result<(),
     let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
     let arguments = format!("{number} --reason {reason}");
     let job = close::void_invoice(&db, &lake, number, reason);
-    let (month, record) = ledgered(&db, "invoice void", &arguments, job).await?;
+    let (month, record) = ledgered(settings, &db, "invoice void", &arguments, job).await?;
     println!(
         "invoice {number} of the close of {month} is VOID ({}); reissue it with: kakin close {month} --reissue {}",
         record.void_reason.as_deref().unwrap_or_default(),
@@ -189,7 +201,7 @@ pub async fn reissue(settings: &Settings, month: Month, partner: &str) -> Result
     let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
     let arguments = format!("{month} --reissue {partner}");
     let job = close::reissue(&db, &lake, close_settings(settings), month, &partner);
-    let report = ledgered(&db, "close", &arguments, job).await?;
+    let report = ledgered(settings, &db, "close", &arguments, job).await?;
     println!("reissued for {partner} ({month}): {}", report.counts());
     print_invoice(&report.invoice);
     if let Some(totals) = &report.totals {

@@ -23,6 +23,9 @@ struct Cli {
     /// The configuration file (default: ./kakin.toml if present, else the embedded default).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// How long a command that writes waits for another writer to finish, in seconds.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 10)]
+    wait: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -63,6 +66,12 @@ enum Command {
         /// Reissue PARTNER's voided invoice of the closed month, re-priced as things are now.
         #[arg(long, value_name = "PARTNER", conflicts_with = "dry_run")]
         reissue: Option<String>,
+        /// Close the month although it has no accepted event at all.
+        #[arg(long)]
+        allow_empty: bool,
+        /// Close the month although the last ingest run failed or did not finish.
+        #[arg(long)]
+        despite_failed_ingest: bool,
     },
     /// The open months' month-to-date tables under provisional/, up to yesterday (JST).
     Refresh,
@@ -138,7 +147,13 @@ fn main() -> ExitCode {
         // `kakin query` prints up to 100 rows on a terminal (before any thread starts).
         std::env::set_var("POLARS_FMT_MAX_ROWS", "100");
     }
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    // Workers enough that the lease's renewal runs while a job holds a thread (polars and the
+    // table encoders block theirs).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let outcome = runtime.block_on(commands::run(cli));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -127,6 +127,9 @@ pub async fn query(
         .await
         .map_err(|e| match e {
             pipeline::query::QueryError::Polars(e) => Failure::Invalid(format!("query: {e}")),
+            e @ pipeline::query::QueryError::ReadsFiles(_) => {
+                Failure::Invalid(format!("query: {e}"))
+            }
             e => Failure::Failed(e.into()),
         })?;
     let format = match format {

@@ -80,6 +80,40 @@ async fn a_bad_master_import_exits_2_naming_file_line_and_column_and_the_fix_app
             })
             .collect();
         assert_eq!(outcomes, ["succeeded", "succeeded", "invalid"], "{runs}");
+        assert!(
+            runs.contains("1 problem(s)"),
+            "the ledger counts the one problem: {runs}"
+        );
+    }
+}
+
+#[test]
+fn no_password_is_shown_and_a_query_reads_nothing_but_the_lake() {
+    let work = tempfile::tempdir().unwrap();
+    let out = kakin(
+        work.path(),
+        "mysql://kakin:hunter2@db.example/kakin",
+        &["runs"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("mysql://kakin:***@db.example/kakin"),
+        "{said}"
+    );
+    assert!(!said.contains("hunter2"), "{said}");
+
+    std::fs::write(work.path().join("secret.csv"), "password\nhunter2\n").unwrap();
+    let url = format!("sqlite://{}/kakin.db", work.path().display());
+    for sql in [
+        "SELECT * FROM read_csv('secret.csv')",
+        "SELECT * FROM partners UNION ALL SELECT * FROM Read_Parquet('x.parquet')",
+    ] {
+        let out = kakin(work.path(), &url, &["query", sql]);
+        assert_eq!(out.status.code(), Some(2), "{sql}");
+        let said = text(&out.stderr);
+        assert!(said.contains("reads files"), "{said}");
+        assert!(!text(&out.stdout).contains("hunter2"));
     }
 }
 
@@ -150,19 +184,32 @@ fn bad_configuration_and_usage_exit_2() {
 #[test]
 fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     let work = tempfile::tempdir().unwrap();
+    // A production configuration is in the environment: the demo must not touch it.
+    let production = work.path().join("production");
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_kakin"))
             .args(args)
             .current_dir(work.path())
-            .env_remove("KAKIN_DATABASE_URL")
+            .env(
+                "KAKIN_DATABASE_URL",
+                format!("sqlite://{}/kakin.db", production.display()),
+            )
+            .env(
+                "KAKIN_LAKE_URL",
+                format!("file://{}/lake", production.display()),
+            )
             .output()
             .unwrap()
     };
     let out = run(&["demo", "--keychips", "15", "--month", "2026-10"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        work.path().join("var/kakin.db").exists(),
-        "SQLite under var/ by default"
+        work.path().join("var/demo/kakin.db").exists(),
+        "SQLite under the demo's own directory"
+    );
+    assert!(
+        !production.exists(),
+        "the configured database and lake are untouched"
     );
     let stdout = text(&out.stdout);
     assert!(stdout.contains("generated 3 partners"), "{stdout}");
@@ -198,10 +245,13 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
         "again",
     ]);
     assert_eq!(again.status.code(), Some(0));
-    let (first, second) = (
-        files_under(&work.path().join("var/demo")),
-        files_under(&work.path().join("again")),
-    );
+    // The generated inputs (the demo's database and lake sit beside them).
+    let inputs = |dir: &str| {
+        let mut files = files_under(&work.path().join(dir).join("master"));
+        files.extend(files_under(&work.path().join(dir).join("incoming")));
+        files
+    };
+    let (first, second) = (inputs("var/demo"), inputs("again"));
     assert!(
         first.len() > 60,
         "a month of deliveries: {} files",
@@ -221,10 +271,7 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
         "2",
     ]);
     assert_eq!(other.status.code(), Some(0));
-    assert!(
-        files_under(&work.path().join("other")) != first,
-        "another seed, other logs"
-    );
+    assert!(inputs("other") != first, "another seed, other logs");
 
     let keychips =
         std::fs::read_to_string(work.path().join("var/demo/master/keychips.csv")).unwrap();
@@ -242,7 +289,8 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
         "a price change mid-month"
     );
 
-    let runs = text(&run(&["runs"]).stdout);
+    let demo_db = format!("sqlite://{}/var/demo/kakin.db", work.path().display());
+    let runs = text(&kakin(work.path(), &demo_db, &["runs"]).stdout);
     assert_eq!(
         runs.matches("succeeded").count(),
         4,

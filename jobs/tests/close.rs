@@ -199,3 +199,148 @@ async fn a_killed_reissue_is_finished_by_its_rerun() {
     assert!(runs.contains("invoice void"), "{runs}");
     assert!(runs.contains("2023-05 --reissue 229999000"), "{runs}");
 }
+
+/// Start `kakin ARGS` in the site without waiting for it.
+fn spawn(site: &Site, args: &[&str]) -> std::process::Child {
+    site.kakin(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The invoices of the site's committed closes, as `number,status` lines.
+fn invoices(site: &Site) -> Vec<String> {
+    let sql = "SELECT invoice_no, status FROM invoices ORDER BY invoice_no";
+    let out = site.run(&["query", sql, "--format", "csv"], None);
+    if text(&out.stderr).contains("'invoices' was not found") {
+        return Vec::new(); // no close has committed yet
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    stdout(&out).lines().skip(1).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn two_closes_started_at_once_close_the_month_once() {
+    for scratch in [ScratchDatabase::sqlite(), ScratchDatabase::postgres().await] {
+        let site = guide_site(scratch);
+        let close = ["close", "2023-05", "--wait", "300"];
+        let (a, b) = (spawn(&site, &close), spawn(&site, &close));
+        let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        for out in &outs {
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+        let said: Vec<String> = outs.iter().map(stdout).collect();
+        assert_eq!(
+            said.iter()
+                .filter(|s| s.contains("closed 2023-05: 1 invoices"))
+                .count(),
+            1,
+            "{said:?}"
+        );
+        assert_eq!(
+            said.iter()
+                .filter(|s| s.contains("2023-05 is already closed"))
+                .count(),
+            1,
+            "the second waited for the first, then found the month closed: {said:?}"
+        );
+        assert_eq!(invoices(&site), ["1700000,ISSUED"]);
+    }
+}
+
+#[tokio::test]
+async fn a_writer_names_the_holder_and_takes_over_the_lease_of_a_dead_one() {
+    for scratch in [ScratchDatabase::sqlite(), ScratchDatabase::postgres().await] {
+        let url = scratch.url.clone();
+        let site = guide_site(scratch);
+        // A writer on another machine holds the lease, and dies: it renews it no more.
+        let db = pipeline::db::Database::connect(&url).await.unwrap();
+        let expires = chrono::Utc::now().timestamp_millis() + 4_000;
+        sqlx::query(
+            "INSERT INTO leases (name, holder, host, pid, token, since, expires_at) \
+             VALUES ('writer', 'run 99 (ingest)', 'other-host', 4242, 't', '2026-11-27T02:00:00Z', $1)",
+        )
+        .bind(expires)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        let out = site.run(&["close", "2023-05", "--wait", "0"], None);
+        assert_eq!(out.status.code(), Some(1));
+        let said = text(&out.stderr);
+        assert!(
+            said.contains("run 99 (ingest) on other-host pid 4242 since 2026-11-27T02:00:00Z"),
+            "{said}"
+        );
+        assert!(invoices(&site).is_empty(), "nothing was closed");
+        // Waiting long enough, the next writer outlives the dead holder's lease.
+        let out = site.run(&["close", "2023-05", "--wait", "60"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(invoices(&site), ["1700000,ISSUED"]);
+
+        // A holder on this machine killed with its lease held: its process is gone, so the
+        // next writer takes over at once.
+        let out = site.run(
+            &["close", "2023-06", "--allow-empty"],
+            Some("close-before-commit"),
+        );
+        assert!(!out.status.success(), "the failpoint kills the close");
+        let held = db.lease_holder().await.unwrap();
+        assert!(
+            held.is_some_and(|h| h.holder.contains("close 2023-06")),
+            "it died holding it"
+        );
+        let out = site.run(&["close", "2023-06", "--allow-empty", "--wait", "0"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let runs = stdout(&site.run(&["runs"], None));
+        assert!(runs.contains("another writer holds the lease"), "{runs}");
+
+        // A staging file a killed writer left in the lake is removed by the next writer.
+        let staging = site.dir.path().join("lake/_staging");
+        std::fs::create_dir_all(&staging).unwrap();
+        std::fs::write(staging.join("999-0.part"), b"half a file").unwrap();
+        let master = guide().join("master");
+        let import = ["master", "import", master.to_str().unwrap()];
+        assert!(site.run(&import, None).status.success());
+        assert!(!staging.join("999-0.part").exists());
+    }
+}
+
+#[tokio::test]
+async fn a_killed_reissue_is_finished_before_the_next_close_takes_a_number() {
+    for scratch in [ScratchDatabase::sqlite(), ScratchDatabase::postgres().await] {
+        let site = guide_site(scratch);
+        assert!(site.run(&["close", "2023-05"], None).status.success());
+        let void = ["invoice", "void", "1700000", "--reason", "単価誤り"];
+        assert!(site.run(&void, None).status.success());
+        let reissue = ["close", "2023-05", "--reissue", "229999000"];
+        let out = site.run(&reissue, Some("reissue-before-commit"));
+        assert!(!out.status.success(), "the failpoint kills the reissue");
+        // June bills a slip, so its close takes a number; its import is the next writer.
+        let slips = site.dir.path().join("june.csv");
+        std::fs::write(
+            &slips,
+            "slip_no,partner_code,store_code,keychip_id,item_no,item_name,adjusted_month,transfer_date,quantity,unit_price,amount,kind,description\n\
+             I620001,229999000,S2299990001,,IT0001,店舗大会,2023-06,2023-07-07,1,1000,1000,BILLING,店舗大会\n",
+        )
+        .unwrap();
+        let out = site.run(&["adjustments", "import", slips.to_str().unwrap()], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            stdout(&out).contains("finished the reissue of invoice 1700001"),
+            "{}",
+            stdout(&out)
+        );
+        let out = site.run(&["close", "2023-06", "--allow-empty"], None);
+        assert!(
+            stdout(&out).contains("請求書 1700002 229999000"),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(
+            invoices(&site),
+            ["1700000,VOID", "1700001,ISSUED", "1700002,ISSUED"],
+            "every number once"
+        );
+    }
+}

@@ -114,6 +114,53 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
 }
 
 #[tokio::test]
+async fn two_ingests_started_at_once_leave_what_one_ingest_leaves() {
+    for [one, two] in [
+        [ScratchDatabase::sqlite(), ScratchDatabase::sqlite()],
+        [
+            ScratchDatabase::postgres().await,
+            ScratchDatabase::postgres().await,
+        ],
+    ] {
+        let one = demo_site(one);
+        assert!(ingest(&one).status.success());
+        let two = demo_site(two);
+        let start = || {
+            two.kakin(&["ingest", "--wait", "300"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (start(), start());
+        let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        for out in &outs {
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+        let ingested: Vec<bool> = outs
+            .iter()
+            .map(|o| !text(&o.stdout).contains("ingested: 0 rows"))
+            .collect();
+        assert_eq!(
+            ingested.iter().filter(|i| **i).count(),
+            1,
+            "one ingested the month, the other then found every file ingested"
+        );
+        assert!(two.lake() == one.lake(), "the lake of one run");
+        let count = [
+            "query",
+            "SELECT COUNT(*) AS n FROM plays",
+            "--format",
+            "csv",
+        ];
+        assert_eq!(
+            text(&two.run(&count, None).stdout),
+            text(&one.run(&count, None).stdout)
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_changed_file_makes_the_run_end_with_1_after_the_others() {
     for scratch in ScratchDatabase::each().await {
         let site = demo_site(scratch);
@@ -351,4 +398,51 @@ async fn the_same_ingest_and_close_against_a_real_s3_server_write_the_same_lake(
         expected.keys().collect::<Vec<_>>()
     );
     assert!(on_s3 == expected, "the same bytes on S3 as in a local lake");
+}
+
+#[tokio::test]
+async fn an_s3_key_object_store_cannot_read_is_reported_and_fails_the_run_until_removed() {
+    let server = S3Server::start();
+    server.s3(&["create", "lake", "incoming"]);
+    let play = "event_id,keychip_id,played_at,title_code,charge_code,count\n\
+                S1,A72E01A0001,2026-10-04T10:00:00+09:00,SH4,SH4-STONE,7\n";
+    let odd = "plays/2026-10-05/a b#c%d+é.csv";
+    server.s3(&["put", "incoming", odd, play]);
+    let dotted = "plays/2026-10-05/../escape.csv";
+    server.s3(&["put", "incoming", dotted, play]);
+    let scratch = ScratchDatabase::sqlite();
+    let work = tempfile::tempdir().unwrap();
+    let mut env = server.env.clone();
+    env.push(("KAKIN_DATABASE_URL", scratch.url.clone()));
+    env.push(("KAKIN_LAKE_URL", "s3://lake/kakin".into()));
+    env.push(("KAKIN_INCOMING_URL", "s3://incoming".into()));
+    let master = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement/master");
+    let out = run(&mut kakin(
+        work.path(),
+        &env,
+        &["master", "import", master.to_str().unwrap()],
+    ));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = run(&mut kakin(work.path(), &env, &["ingest"]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("escape.csv") && said.contains("NOT LISTED"),
+        "{said}"
+    );
+    assert!(
+        text(&out.stderr).contains("could not be listed"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    server.s3(&["delete", "incoming", dotted]);
+    let out = run(&mut kakin(work.path(), &env, &["ingest"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains(&format!("{odd}: 1 rows: 1 accepted")),
+        "{said}"
+    );
 }

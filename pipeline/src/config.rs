@@ -22,6 +22,8 @@ pub struct Settings {
     pub emoney_processor_registration_number: String,
     pub invoice_number_start: u32,
     pub payment_day: u32,
+    /// Seconds after its last renewal that the writer lease of a holder that died expires.
+    pub lease_seconds: u64,
     pub schedule: Schedule,
 }
 
@@ -47,6 +49,7 @@ impl Default for Settings {
             emoney_processor_registration_number: "T3010401096996".into(),
             invoice_number_start: 1_700_000,
             payment_day: 25,
+            lease_seconds: 60,
             schedule: Schedule::default(),
         }
     }
@@ -74,6 +77,7 @@ const KEYS: &[&str] = &[
     "emoney_processor_registration_number",
     "invoice_number_start",
     "payment_day",
+    "lease_seconds",
     "schedule_ingest",
     "schedule_close",
 ];
@@ -87,6 +91,18 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// The embedded default with everything under `dir` instead of `./var/`: SQLite, a local
+    /// lake and incoming area, `.eml` files. What `kakin demo` runs on, whatever is configured.
+    pub fn embedded_under(dir: &Path) -> Settings {
+        let under = |name: &str| dir.join(name).display().to_string();
+        Settings {
+            database_url: format!("sqlite://{}", under("kakin.db")),
+            lake_url: format!("file://{}", under("lake")),
+            incoming_url: format!("file://{}", under("incoming")),
+            ..Settings::default()
+        }
+    }
+
     /// Read the settings: the defaults, then `file` (or `./kakin.toml` if present), then the
     /// `KAKIN_*` environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -131,6 +147,11 @@ impl Settings {
         if !(1..=28).contains(&self.payment_day) {
             return Err(ConfigError::Invalid(
                 "payment_day must be a day from 1 to 28".into(),
+            ));
+        }
+        if !(2..=3600).contains(&self.lease_seconds) {
+            return Err(ConfigError::Invalid(
+                "lease_seconds must be from 2 to 3600".into(),
             ));
         }
         if self.invoice_number_start > 9_999_999 {

@@ -13,6 +13,8 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
+    #[error("{0}() reads files: a query reads the lake's tables by name and nothing else")]
+    ReadsFiles(String),
     #[error("{0}")]
     Polars(#[from] PolarsError),
     #[error(transparent)]
@@ -32,8 +34,49 @@ struct Committed {
     last_close: Option<String>,
 }
 
+/// The first call in `sql` of a function that reads files (`read_csv`, `read_parquet`,
+/// `scan_ipc`, …): polars SQL would read any path with them (`kakin.toml`, a credentials
+/// file), so a query may not call them. String literals, quoted names and comments are
+/// skipped; a quoted function name is caught like a plain one.
+fn file_function(sql: &str) -> Option<String> {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &sql[i..];
+        let (word, next) = if rest.starts_with("--") {
+            (None, rest.find('\n').map_or(sql.len(), |e| i + e))
+        } else if rest.starts_with("/*") {
+            (None, rest.find("*/").map_or(sql.len(), |e| i + e + 2))
+        } else if rest.starts_with('\'') {
+            (None, rest[1..].find('\'').map_or(sql.len(), |e| i + e + 2))
+        } else if let Some(quoted) = rest.strip_prefix('"').or(rest.strip_prefix('`')) {
+            let end = quoted.find(['"', '`']).unwrap_or(quoted.len());
+            (Some(&quoted[..end]), i + end + 2)
+        } else if bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            (Some(&rest[..end]), i + end)
+        } else {
+            (None, i + rest.chars().next().map_or(1, char::len_utf8))
+        };
+        if let Some(word) = word {
+            let name = word.to_ascii_lowercase();
+            let called = sql[next.min(sql.len())..].trim_start().starts_with('(');
+            if called && (name.starts_with("read_") || name.starts_with("scan_")) {
+                return Some(name);
+            }
+        }
+        i = next.max(i + 1);
+    }
+    None
+}
+
 /// Run `sql` over the lake's tables.
 pub async fn query(db: &Database, lake: &Location, sql: &str) -> Result<DataFrame, QueryError> {
+    if let Some(function) = file_function(sql) {
+        return Err(QueryError::ReadsFiles(function));
+    }
     let committed = Committed {
         batches: db
             .committed_batches()
@@ -122,4 +165,32 @@ pub fn render(mut frame: DataFrame, output: Output) -> Result<Vec<u8>, QueryErro
         }
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_function;
+
+    #[test]
+    fn functions_that_read_files_are_found_wherever_they_are_called() {
+        let refused = [
+            "SELECT * FROM read_csv('kakin.toml')",
+            "select * from READ_PARQUET ('/etc/x.parquet')",
+            "SELECT * FROM billing_details JOIN scan_ipc('x') USING (a)",
+            "SELECT * FROM \"read_json\"('x')",
+            "SELECT 1 /* c */ FROM read_ndjson(\n'x')",
+        ];
+        for sql in refused {
+            assert!(file_function(sql).is_some(), "{sql}");
+        }
+        let allowed = [
+            "SELECT * FROM billing_details",
+            "SELECT 'read_csv(x)' AS s FROM partners",
+            "SELECT read_count FROM t -- read_csv('x')",
+            "SELECT \"read_csv\" FROM t",
+        ];
+        for sql in allowed {
+            assert_eq!(file_function(sql), None, "{sql}");
+        }
+    }
 }

@@ -7,7 +7,7 @@
 use arrow_array::RecordBatchReader;
 use chrono::NaiveDate;
 use pipeline::close::{
-    self, close_month, preview_close, refresh, reissue, void_invoice, CloseSettings,
+    self, close_month, preview_close, refresh, reissue, void_invoice, CloseSettings, Overrides,
 };
 use pipeline::db::Database;
 use pipeline::domain::{Month, Parse, PartnerCode};
@@ -20,6 +20,12 @@ use std::path::{Path, PathBuf};
 const SETTINGS: CloseSettings = CloseSettings {
     invoice_number_start: 1_700_000,
     payment_day: 25,
+};
+
+/// Months without events are closed knowingly.
+const ALLOW_EMPTY: Overrides = Overrides {
+    allow_empty: true,
+    despite_failed_ingest: false,
 };
 
 const P1: &str = "100000001";
@@ -192,9 +198,15 @@ impl Network {
     async fn september_closed(scratch: ScratchDatabase) -> Network {
         let network = Network::new(scratch).await;
         network.ingest("2026-09-30").await;
-        close_month(&network.db, &network.lake, SETTINGS, month("2026-09"))
-            .await
-            .unwrap();
+        close_month(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-09"),
+            Overrides::default(),
+        )
+        .await
+        .unwrap();
         network
     }
 
@@ -336,9 +348,15 @@ async fn a_month_closes_by_the_rules_and_late_events_go_to_the_next_close() {
 
         // October: E8 (played 09-28, delivered 10-02) is billed now, with its own play month.
         network.ingest("2026-10-31").await;
-        let october = close_month(&network.db, &network.lake, SETTINGS, month("2026-10"))
-            .await
-            .unwrap();
+        let october = close_month(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-10"),
+            Overrides::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(october.invoices.len(), 1);
         assert_eq!(october.invoices[0].invoice_no, "1700002");
         let billing = network.closed("billing_details", "2026-10");
@@ -396,9 +414,15 @@ async fn a_dry_run_changes_nothing_and_a_refresh_gives_the_close_figures() {
             batches_before
         );
 
-        let closed = close_month(&network.db, &network.lake, SETTINGS, month("2026-09"))
-            .await
-            .unwrap();
+        let closed = close_month(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-09"),
+            Overrides::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             preview.invoices, closed.invoices,
             "the same invoices, the same numbers"
@@ -779,7 +803,7 @@ async fn exports_follow_the_guide() {
         network.ingest("2026-10-31").await;
         let mut closing = month("2026-10");
         for _ in 0..12 {
-            close_month(&network.db, &network.lake, SETTINGS, closing)
+            close_month(&network.db, &network.lake, SETTINGS, closing, ALLOW_EMPTY)
                 .await
                 .unwrap();
             closing = closing.next();
@@ -795,5 +819,206 @@ async fn exports_follow_the_guide() {
         };
         let every = network.export(View::Invoices, every).await;
         assert_eq!(numbers(every), ["1700000", "1700001", "1700002"]);
+    }
+}
+
+/// Import master data files (name, text) on top of what the network has.
+async fn import(network: &Network, files: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        write(&dir.path().join(name), text);
+    }
+    pipeline::master::import_master(&network.db, &network.lake, dir.path())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_row_retried_night_after_night_and_accepted_after_a_close_is_billed_by_the_next() {
+    for scratch in ScratchDatabase::each().await {
+        let network = Network::new(scratch).await;
+        // A cabinet that is not in the master data yet plays on 09-10.
+        write(
+            &network
+                .inputs
+                .path()
+                .join("incoming/plays/2026-09-10/new.csv"),
+            &format!("{PLAYS}E50,A72E0000009,2026-09-10T10:00:00+09:00,CHUNI,CHUNI-OPT,3\n"),
+        );
+        // Every night up to the close retries the same open row (the same retry, committed
+        // with nothing accepted), then September closes.
+        for night in ["2026-09-10", "2026-09-11", "2026-09-20", "2026-09-30"] {
+            network.ingest(night).await;
+        }
+        close_month(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-09"),
+            Overrides::default(),
+        )
+        .await
+        .unwrap();
+        network.ingest("2026-10-01").await;
+        // On 10-05 the key-chip is imported; that night's retry accepts the row.
+        import(
+            &network,
+            &[(
+                "keychips.csv",
+                "keychip_id,store_code,title_code,valid_from,valid_to\nA72E0000009,S1,CHUNI,2026-01-01,\n",
+            )],
+        )
+        .await;
+        network.ingest("2026-10-05").await;
+        network.ingest("2026-10-31").await;
+        close_month(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-10"),
+            Overrides::default(),
+        )
+        .await
+        .unwrap();
+
+        let columns = "play_month,keychip_id,charge_code,count,amount";
+        let billed_in = |closing: &str| -> Vec<String> {
+            rows(&network.closed("billing_details", closing), columns)
+                .into_iter()
+                .filter(|r| r.contains("A72E0000009"))
+                .collect()
+        };
+        assert!(
+            billed_in("2026-09").is_empty(),
+            "not known at September's close"
+        );
+        // A committed batch is never turned back to pending (its files would be removed).
+        let (committed, _) = network.db.committed_batches().await.unwrap().remove(0);
+        assert!(network.db.begin_batch(&committed).await.is_err());
+        assert!(network.db.pending_batches().await.unwrap().is_empty());
+        assert_eq!(
+            billed_in("2026-10"),
+            ["2026-09,A72E0000009,CHUNI-OPT,3,27"],
+            "billed by the next close, with its own play month"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_closed_months_totals_come_from_what_its_close_recorded() {
+    for scratch in ScratchDatabase::each().await {
+        let network = Network::september_closed(scratch).await;
+        let totals = || network.export(View::Totals, ExportRequest::default());
+        let before = totals().await;
+        let recorded = rows(
+            &network.closed("payment_totals", "2026-09"),
+            "partner_code,title_code,aimepay_fee,emoney_fee,consumption_tax",
+        );
+        assert_eq!(
+            recorded[0], "100000001,null,5,3,10",
+            "the close records its rates"
+        );
+        // Later, new rates in force from a day of the closed month are imported.
+        import(
+            &network,
+            &[(
+                "rates.csv",
+                "rate,value,valid_from\nEMONEY_FEE,10,2026-09-01\nAIMEPAY_FEE,7,2026-09-01\n",
+            )],
+        )
+        .await;
+        let after = totals().await;
+        assert_eq!(
+            after, before,
+            "a closed month is not re-derived with today's rates"
+        );
+        let pay = after
+            .iter()
+            .find(|r| r[0].starts_with("お支払合計金額"))
+            .unwrap();
+        assert_eq!(pay[1], "12634", "{pay:?}");
+        // Only a reissue re-prices: with the new fees, P1's statement changes.
+        void_invoice(&network.db, &network.lake, "1700000", "料率改定")
+            .await
+            .unwrap();
+        let reissued = reissue(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            month("2026-09"),
+            &partner(P1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            reissued.totals.unwrap().pay,
+            12147,
+            "A2 357, B4 550 at the new fees"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_close_refuses_an_empty_month_and_one_after_a_failed_ingest_unless_told() {
+    for scratch in ScratchDatabase::each().await {
+        let network = Network::new(scratch).await;
+        let september = month("2026-09");
+        let refused = close_month(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            september,
+            Overrides::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&refused, close::CloseError::Unsafe(why) if why.contains("no accepted event")),
+            "{refused}"
+        );
+        network.ingest("2026-09-30").await;
+        // The night's ingest failed (one unreadable object stopped it).
+        let run = network.db.start_run("ingest", "").await.unwrap();
+        network
+            .db
+            .finish_run(
+                run,
+                "failed",
+                "",
+                Some("plays/2026-09-30/x.csv.gz: unreadable"),
+            )
+            .await
+            .unwrap();
+        let refused = close_month(
+            &network.db,
+            &network.lake,
+            SETTINGS,
+            september,
+            Overrides::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&refused, close::CloseError::Unsafe(why) if why.contains("last ingest run")),
+            "{refused}"
+        );
+        let preview = preview_close(&network.db, &network.lake, SETTINGS, september)
+            .await
+            .unwrap();
+        assert_eq!(preview.hazards.len(), 1, "the dry run warns alike");
+        assert_eq!(
+            network.db.next_invoice_number(1_700_000).await.unwrap(),
+            1_700_000,
+            "a refused close takes no number"
+        );
+        assert!(network.db.last_closed_month().await.unwrap().is_none());
+        let despite = Overrides {
+            despite_failed_ingest: true,
+            ..Default::default()
+        };
+        let closed = close_month(&network.db, &network.lake, SETTINGS, september, despite)
+            .await
+            .unwrap();
+        assert_eq!(closed.invoices.len(), 2);
     }
 }

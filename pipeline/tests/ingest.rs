@@ -425,3 +425,118 @@ async fn an_id_seen_chunks_earlier_in_the_same_file_is_a_duplicate_or_a_conflict
         );
     }
 }
+
+/// A gzip of `bytes`.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn play(id: &str) -> String {
+    format!("{id},A72E01A0001,2026-10-01T10:00:00+09:00,SH4,SH4-STONE,1")
+}
+
+#[tokio::test]
+async fn hostile_files_get_a_clear_outcome_and_never_stop_the_other_files() {
+    for world in World::each().await {
+        let day = "plays/2026-10-02";
+        // A line over 64 KiB between two good ones: one malformed row, the file goes on.
+        let long = format!(
+            "{PLAYS}{}\nL1,{}\n{}\n",
+            play("L0"),
+            "x".repeat(70_000),
+            play("L2")
+        );
+        world.deliver(&format!("{day}/long.csv"), &long);
+        // A gzip of one endless line (8 MiB, no line end at all): one malformed row.
+        let endless = [PLAYS.as_bytes(), &vec![b'y'; 8 << 20]].concat();
+        std::fs::write(
+            world.incoming_dir.path().join(day).join("endless.csv.gz"),
+            gzip(&endless),
+        )
+        .unwrap();
+        // Lone CR line ends (an old spreadsheet's export) and blank lines.
+        let cr = format!("{}\r{}\r\r{}\r", PLAYS.trim_end(), play("R1"), play("R2"));
+        world.deliver(&format!("{day}/old mac.csv"), &cr);
+        // Odd names: spaces, #, %, +, non-ASCII.
+        world.deliver(
+            &format!("{day}/a b#c%20d+e.csv"),
+            &format!("{PLAYS}{}\n", play("N1")),
+        );
+        world.deliver(
+            &format!("{day}/収集機①.csv"),
+            &format!("{PLAYS}{}\n", play("N2")),
+        );
+        // A gzip cut off mid-member, and a symbolic link (never followed).
+        let whole = gzip(format!("{PLAYS}{}\n", play("T1")).as_bytes());
+        let truncated = world.incoming_dir.path().join(day).join("cut.csv.gz");
+        std::fs::write(&truncated, &whole[..whole.len() - 12]).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(
+            outside.path().join("x.csv"),
+            format!("{PLAYS}{}\n", play("S1")),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("x.csv"),
+            world.incoming_dir.path().join(day).join("link.csv"),
+        )
+        .unwrap();
+
+        let report = world.ingest().await;
+        let long = counts(&report, &format!("{day}/long.csv"));
+        assert_eq!((long.rows, long.accepted, long.quarantined), (3, 2, 1));
+        let endless = counts(&report, &format!("{day}/endless.csv.gz"));
+        assert_eq!((endless.rows, endless.quarantined), (1, 1));
+        let cr = counts(&report, &format!("{day}/old mac.csv"));
+        assert_eq!((cr.rows, cr.accepted, cr.blank), (2, 2, 1), "{cr}");
+        assert_eq!(
+            counts(&report, &format!("{day}/a b#c%20d+e.csv")).accepted,
+            1
+        );
+        assert_eq!(counts(&report, &format!("{day}/収集機①.csv")).accepted, 1);
+        let cut = report
+            .files
+            .iter()
+            .find(|f| f.path.ends_with("cut.csv.gz"))
+            .unwrap();
+        assert!(
+            matches!(&cut.outcome, FileOutcome::Unreadable(why) if why.contains("gzip")),
+            "{cut:?}"
+        );
+        assert_eq!(report.unreadable_files().len(), 1);
+        assert!(
+            report
+                .unlisted
+                .iter()
+                .any(|s| s.contains("link.csv") && s.contains("symbolic link")),
+            "{:?}",
+            report.unlisted
+        );
+        let too_long: Vec<_> = world
+            .quarantine()
+            .into_iter()
+            .filter(|(file, _, _)| file.ends_with("long.csv") || file.ends_with("endless.csv.gz"))
+            .collect();
+        assert_eq!(
+            too_long,
+            [
+                (format!("{day}/endless.csv.gz"), 2, "malformed".into()),
+                (format!("{day}/long.csv"), 3, "malformed".into()),
+            ]
+        );
+        assert_eq!(
+            world.accepted_ids("plays", "event_id"),
+            ["L0", "L2", "N1", "N2", "R1", "R2"],
+            "the link's S1 and the cut file's T1 are not in"
+        );
+
+        // The cut file is retried by the next run: once whole, it is ingested.
+        std::fs::write(&truncated, &whole).unwrap();
+        let again = world.ingest().await;
+        assert_eq!(counts(&again, &format!("{day}/cut.csv.gz")).accepted, 1);
+        assert!(again.unreadable_files().is_empty());
+    }
+}

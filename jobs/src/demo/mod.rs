@@ -25,7 +25,8 @@ pub struct DemoArgs {
     /// The seed of the generator: the same seed, key-chips and month give the same files.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where the generated files go.
+    /// Where the generated files go, and the demo's own database and lake (the embedded
+    /// default under this directory, whatever is configured).
     #[arg(long, default_value = "var/demo")]
     dir: PathBuf,
     /// Only generate the files; run no stage.
@@ -46,7 +47,10 @@ fn chrono_tz_tokyo() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(9 * 3600).expect("+09:00 is an offset")
 }
 
-pub async fn run(settings: &Settings, args: DemoArgs) -> Result<(), Failure> {
+/// The demo never touches the configured database or lake: a demo started in a production
+/// directory must not import its fake partners there. It runs on the embedded default under
+/// its `--dir`.
+pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     let month = args.month.unwrap_or_else(last_month);
     let network = network::Network::new(args.keychips, month, args.seed);
     let counts = generate(&network, &args.dir).map_err(anyhow::Error::from)?;
@@ -62,22 +66,27 @@ pub async fn run(settings: &Settings, args: DemoArgs) -> Result<(), Failure> {
     if args.generate_only {
         return Ok(());
     }
+    let settings = &Settings::embedded_under(&args.dir);
     let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
     let master_dir = args.dir.join("master");
     let job = master::import_master(&db, &lake, &master_dir);
-    let report = ledgered(&db, "master import", &path(&master_dir), job).await?;
+    let report = ledgered(settings, &db, "master import", &path(&master_dir), job).await?;
     println!("master import: {report}");
     let slips = args.dir.join(network::adjustments_file(month));
     let job = master::import_adjustments(&db, &slips);
-    let report = ledgered(&db, "adjustments import", &path(&slips), job).await?;
+    let report = ledgered(settings, &db, "adjustments import", &path(&slips), job).await?;
     println!("adjustments import: {report}");
     let incoming = format!("file://{}", path(&args.dir.join("incoming")));
     run_ingest(settings, &incoming, None).await?;
-    crate::closing::close(settings, month).await?;
+    crate::closing::close(settings, month, Default::default()).await?;
     println!("database: {}", settings.database_url);
     println!("lake: {}", settings.lake_url);
     println!("key-chip logs delivered to: {incoming}");
-    println!("next, for instance:");
+    println!("next, on the demo's database and lake, for instance:");
+    println!(
+        "  export KAKIN_DATABASE_URL={} KAKIN_LAKE_URL={} KAKIN_INCOMING_URL={incoming}",
+        settings.database_url, settings.lake_url
+    );
     println!(
         "  kakin export billing --match 店舗名=駅前 -o billing.csv   (the site's 請求明細 CSV)"
     );

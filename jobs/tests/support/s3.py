@@ -3,6 +3,8 @@
     s3.py create BUCKET...        create buckets
     s3.py upload DIR BUCKET       put every file under DIR at its relative path
     s3.py download BUCKET DIR     get every object of BUCKET into DIR
+    s3.py put BUCKET KEY TEXT     put TEXT at KEY, the key as it is (`..` segments included)
+    s3.py delete BUCKET KEY       delete KEY
 """
 import os
 import sys
@@ -33,5 +35,11 @@ elif command == "download":
             path = os.path.join(root, item["Key"])
             os.makedirs(os.path.dirname(path), exist_ok=True)
             s3.download_file(bucket, item["Key"], path)
+elif command == "put":
+    bucket, key, body = args
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+elif command == "delete":
+    bucket, key = args
+    s3.delete_object(Bucket=bucket, Key=key)
 else:
     sys.exit(f"unknown command {command}")

@@ -14,7 +14,7 @@ mod reissue;
 mod statements;
 mod tables;
 
-pub use reissue::{reissue, void_invoice, ReissueReport};
+pub use reissue::{finish_rewrites, reissue, void_invoice, ReissueReport};
 pub use statements::{
     attribute, payment_totals, statements, BillingDetail, Invoice, InvoiceLine, PaymentDetail,
     PaymentFigures, PaymentTotals, Place, PlacedDay, Rates, ReferenceRow, Statements, Usage,
@@ -38,6 +38,14 @@ pub enum CloseError {
     Rates(String),
     #[error("{0}")]
     Refused(String),
+    /// The close would be unsafe to commit; finance may override (`--allow-empty`,
+    /// `--despite-failed-ingest`).
+    #[error("{0}")]
+    Unsafe(String),
+    #[error("the figures of partner {0} are out of range (an amount over 9,223,372,036,854,775,807 yen): check its counts and prices")]
+    Overflow(String),
+    #[error("invoice numbers are 7 digits: {needed} invoices from {first:07} would pass 9999999")]
+    InvoiceNumbers { first: u32, needed: u64 },
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("lake: {0}")]
@@ -46,6 +54,15 @@ pub enum CloseError {
     Polars(#[from] polars::error::PolarsError),
     #[error("rewriting a table: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+}
+
+/// What finance lets a close do that it otherwise refuses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Close a month that has no accepted event at all.
+    pub allow_empty: bool,
+    /// Close although the last ingest run failed or left files unread.
+    pub despite_failed_ingest: bool,
 }
 
 /// What the close settles on: the first invoice number and the day payments are made.
@@ -136,8 +153,7 @@ impl Inputs {
             .cloned()
             .collect();
         let days = attribute(&self.master, &plays, &purchases).map_err(CloseError::Unbillable)?;
-        let statements = statements(&self.master, rates, &days, slips, first_invoice_number)
-            .map_err(CloseError::Unbillable)?;
+        let statements = statements(&self.master, rates, &days, slips, first_invoice_number)?;
         tracing::debug!(elapsed = ?started.elapsed(), "statements computed");
         Ok(statements)
     }
@@ -161,12 +177,48 @@ async fn sequence(db: &Database, month: Month) -> Result<Option<CloseReport>, Cl
     }
 }
 
-/// `kakin close YYYY-MM`.
+/// Why closing `month` with these statements may be a mistake: the last ingest run failed or
+/// never finished (files may be unread), or the month has no accepted event at all (a close
+/// is final: every event of the month would become a late event of the next close). What
+/// finance `overrides` is left out.
+async fn hazards(
+    db: &Database,
+    statements: &Statements,
+    month: Month,
+    overrides: Overrides,
+) -> Result<Vec<String>, CloseError> {
+    let mut hazards = Vec::new();
+    let last_ingest = db.last_run_of("ingest").await?;
+    if let Some(run) = last_ingest.filter(|r| r.outcome.as_deref() != Some("succeeded")) {
+        if !overrides.despite_failed_ingest {
+            let how = match (&run.outcome, &run.error) {
+                (None, _) => "did not finish".to_owned(),
+                (Some(outcome), error) => {
+                    format!("{outcome}: {}", error.as_deref().unwrap_or("-"))
+                }
+            };
+            hazards.push(format!(
+                "the last ingest run (run {}, started {}) {how}; files may be unread                  (run kakin ingest again, or close with --despite-failed-ingest)",
+                run.id, run.started_at
+            ));
+        }
+    }
+    if !overrides.allow_empty && !statements.has_events_of(month) {
+        hazards.push(format!(
+            "{month} has no accepted event: was its ingest run? (close it anyway with --allow-empty)"
+        ));
+    }
+    Ok(hazards)
+}
+
+/// `kakin close YYYY-MM`: refused (nothing written, no number taken) while [`hazards`] finds
+/// a reason that finance did not override.
 pub async fn close_month(
     db: &Database,
     lake: &Location,
     settings: CloseSettings,
     month: Month,
+    overrides: Overrides,
 ) -> Result<CloseReport, CloseError> {
     if let Some(closed) = sequence(db, month).await? {
         return Ok(closed);
@@ -176,6 +228,13 @@ pub async fn close_month(
         .await?;
     let inputs = Inputs::read(db, lake).await?;
     let statements = &inputs.compute(first_number, month, month, month.last_day())?;
+    let hazards = hazards(db, statements, month, overrides).await?;
+    if !hazards.is_empty() {
+        return Err(CloseError::Unsafe(format!(
+            "the close of {month} is refused: {}",
+            hazards.join("; ")
+        )));
+    }
     let dates = settings.dates(month);
     tables::write(lake, Area::Closed, &inputs.master, month, dates, statements).await?;
     crate::failpoint("close-before-commit");
@@ -213,6 +272,8 @@ pub struct PreviewRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preview {
     pub month: Month,
+    /// Why the close itself would be refused (the dry run shows it and goes on).
+    pub hazards: Vec<String>,
     /// The month is closed already: its figures are those recorded.
     pub already_closed: bool,
     pub invoices: Vec<InvoiceRecord>,
@@ -230,6 +291,7 @@ pub async fn preview_close(
     if let Some(closed) = sequence(db, month).await? {
         return Ok(Preview {
             month,
+            hazards: Vec::new(),
             already_closed: true,
             invoices: closed.invoices,
             rows: Vec::new(),
@@ -240,6 +302,7 @@ pub async fn preview_close(
         .await?;
     let inputs = Inputs::read(db, lake).await?;
     let statements = inputs.compute(first_number, month, month, month.last_day())?;
+    let hazards = hazards(db, &statements, month, Overrides::default()).await?;
     let previous_invoices = db.invoices_of(month.previous()).await?;
     let previous_pay = previous_pay(lake, month.previous()).await?;
     let totals = all_titles(&statements);
@@ -281,6 +344,7 @@ pub async fn preview_close(
         .collect();
     Ok(Preview {
         month,
+        hazards,
         already_closed: false,
         invoices: statements.invoices.iter().map(Invoice::record).collect(),
         rows,

@@ -4,14 +4,16 @@
 //! is now, under a new number that names the one it replaces. Every other partner's rows stay
 //! as they were, byte for byte.
 //!
-//! Both follow the close's protocol: the lake's tables are rewritten first (under their final
-//! names, deterministically), then the database records the change, which is the commit point;
-//! a killed void or reissue is finished by running it again.
+//! Both follow the close's protocol: the database records the rewrite as pending (a reissue's
+//! number is taken there), the lake's tables are rewritten (under their final names,
+//! deterministically), then the database records the change and forgets the pending rewrite in
+//! one transaction, the commit point. A killed void or reissue is finished by the next writer,
+//! before it takes any number ([`finish_rewrites`]).
 
 use super::statements::{statements, Invoice, PaymentTotals, Place, PlacedDay, Rates, Usage};
 use super::tables::{self, Area};
 use super::{CloseError, CloseSettings};
-use crate::db::{Database, InvoiceRecord};
+use crate::db::{Database, InvoiceRecord, PendingRewrite, RewriteKind};
 use crate::domain::{Month, Parse, PartnerCode, PaymentMethod};
 use crate::lake::{Columns, Location};
 use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
@@ -32,6 +34,14 @@ pub async fn void_invoice(
     if record.status == "VOID" {
         return Ok((month, record));
     }
+    db.begin_rewrite(&PendingRewrite {
+        invoice_no: number.to_owned(),
+        kind: RewriteKind::Void,
+        month,
+        partner_code: record.partner_code.clone(),
+        reason: Some(reason.to_owned()),
+    })
+    .await?;
     let path = tables::path(Area::Closed, "invoices", month);
     let invoices = lake
         .get_batch(&path)
@@ -131,11 +141,8 @@ pub async fn reissue(
         .into_iter()
         .filter(|s| s.adjusted_month == month && &s.partner == partner)
         .collect();
-    let number = db
-        .next_invoice_number(settings.invoice_number_start)
-        .await?;
-    let mut statements =
-        statements(&master, rates, &days, slips, number).map_err(CloseError::Unbillable)?;
+    let number = reissue_number(db, settings, month, partner).await?;
+    let mut statements = statements(&master, rates, &days, slips, number)?;
     let Some(invoice) = statements.invoices.first_mut() else {
         return Err(CloseError::Refused(format!(
             "{partner} has nothing to invoice for {month} any more"
@@ -143,6 +150,15 @@ pub async fn reissue(
     };
     invoice.replaces = Some(latest.invoice_no.clone());
     let invoice: Invoice = invoice.clone();
+    // From here on the number is taken: no close takes it, and a killed run is finished.
+    db.begin_rewrite(&PendingRewrite {
+        invoice_no: invoice.invoice_no.clone(),
+        kind: RewriteKind::Reissue,
+        month,
+        partner_code: partner.to_string(),
+        reason: None,
+    })
+    .await?;
 
     let rewritten = tables::close_tables(&master, settings.dates(month), &statements);
     for (name, table) in rewritten {
@@ -174,6 +190,52 @@ pub async fn reissue(
         already_reissued: false,
         totals: statements.totals_of(partner).cloned(),
     })
+}
+
+/// The number of the partner's reissue of `month`: the one a killed reissue took, or the next.
+async fn reissue_number(
+    db: &Database,
+    settings: CloseSettings,
+    month: Month,
+    partner: &PartnerCode,
+) -> Result<u32, CloseError> {
+    let pending = db.pending_rewrites().await?.into_iter().find(|r| {
+        r.kind == RewriteKind::Reissue && r.month == month && r.partner_code == partner.as_str()
+    });
+    Ok(match pending {
+        Some(taken) => taken.invoice_no.parse().map_err(|_| {
+            CloseError::Refused(format!("pending reissue number {}", taken.invoice_no))
+        })?,
+        None => {
+            db.next_invoice_number(settings.invoice_number_start)
+                .await?
+        }
+    })
+}
+
+/// Finish every void and reissue that a killed run left pending, oldest first: what the next
+/// writer does before anything else, so that no number is taken twice and the lake shows no
+/// rewrite that the database does not record. Returns what was finished.
+pub async fn finish_rewrites(
+    db: &Database,
+    lake: &Location,
+    settings: CloseSettings,
+) -> Result<Vec<PendingRewrite>, CloseError> {
+    let pending = db.pending_rewrites().await?;
+    for rewrite in &pending {
+        match rewrite.kind {
+            RewriteKind::Void => {
+                let reason = rewrite.reason.as_deref().unwrap_or_default();
+                void_invoice(db, lake, &rewrite.invoice_no, reason).await?;
+            }
+            RewriteKind::Reissue => {
+                let partner = PartnerCode::parse(&rewrite.partner_code)
+                    .map_err(|e| CloseError::Refused(e.to_string()))?;
+                reissue(db, lake, settings, rewrite.month, &partner).await?;
+            }
+        }
+    }
+    Ok(pending)
 }
 
 /// A partner's daily counts as the close of `month` recorded them in its daily views.

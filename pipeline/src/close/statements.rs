@@ -4,6 +4,7 @@
 //! [`half_up`] or [`truncate`] where the spec names it.
 
 use super::events::{DailyPlays, DailyPurchases};
+use super::CloseError;
 use crate::domain::*;
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -18,6 +19,15 @@ pub struct Rates {
 }
 
 impl Rates {
+    /// The rates of a statement as its tables record them (`payment_totals`).
+    pub fn items(&self) -> [(&'static str, Decimal); 3] {
+        [
+            ("aimepay_fee", self.aimepay_fee),
+            ("emoney_fee", self.emoney_fee),
+            ("consumption_tax", self.consumption_tax),
+        ]
+    }
+
     pub fn on(master: &MasterData, date: NaiveDate) -> Result<Rates, String> {
         let rate = |name: RateName| {
             master
@@ -88,7 +98,7 @@ impl BillingDetail {
         let price = self.charge.unit_price.0;
         self.days
             .iter()
-            .map(move |(&date, &count)| (date, count, half_up(times(count, price)).0))
+            .map(move |(&date, &count)| (date, count, day_amount(count, price)))
     }
 }
 
@@ -128,6 +138,7 @@ impl PaymentDetail {
             self.codes(),
             self.method,
             self.unit_price,
+            self.refund_unit_price,
         )
     }
 }
@@ -138,6 +149,7 @@ type PaymentKey<'a> = (
     (Option<&'a str>, Option<&'a str>),
     Option<PaymentMethod>,
     Option<i64>,
+    Decimal,
 );
 
 /// A day of a payment detail: count, amount (none for commissions) and refund amount.
@@ -150,8 +162,9 @@ impl PaymentDetail {
             (
                 date,
                 count,
-                self.unit_price.map(|price| count * price),
-                half_up(times(count, self.refund_unit_price)).0,
+                self.unit_price
+                    .map(|price| day_amount(count, Decimal::from(price))),
+                day_amount(count, self.refund_unit_price),
             )
         })
     }
@@ -173,9 +186,10 @@ pub struct ReferenceRow {
 
 impl ReferenceRow {
     pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, i64)> + '_ {
+        let price = Decimal::from(self.unit_price);
         self.days
             .iter()
-            .map(|(&date, &count)| (date, count, count * self.unit_price))
+            .map(move |(&date, &count)| (date, count, day_amount(count, price)))
     }
 }
 
@@ -257,8 +271,10 @@ pub struct Invoice {
 }
 
 /// Every table of a close, in the order of their keys.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statements {
+    /// The rates the statements were computed with, recorded in `payment_totals`.
+    pub rates: Rates,
     pub billing: Vec<BillingDetail>,
     pub payments: Vec<PaymentDetail>,
     pub reference: Vec<ReferenceRow>,
@@ -285,6 +301,17 @@ impl Invoice {
 }
 
 impl Statements {
+    /// Whether any event played or bought in `month` is billed.
+    pub fn has_events_of(&self, month: Month) -> bool {
+        let billing = self.billing.iter().map(|b| &b.place);
+        let payments = self.payments.iter().map(|p| &p.place);
+        let reference = self.reference.iter().map(|r| &r.place);
+        billing
+            .chain(payments)
+            .chain(reference)
+            .any(|place| place.play_month == month)
+    }
+
     /// A partner's payment totals over all titles.
     pub fn totals_of(&self, partner: &PartnerCode) -> Option<&PaymentTotals> {
         self.totals
@@ -371,8 +398,15 @@ fn refund_unit_price(price: i64, fee: Decimal) -> Decimal {
     refund.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-fn times(count: i64, price: Decimal) -> Decimal {
-    Decimal::from(count) * price
+/// half-up(`count` × `price`) of one day of a detail row whose month was computed with
+/// checked arithmetic: a day's count is part of its month's, so its amount fits too.
+fn day_amount(count: i64, price: Decimal) -> i64 {
+    amount(count, price).expect("a day's amount is within its month's")
+}
+
+/// half-up(`count` × `price`), checked.
+fn amount(count: i64, price: Decimal) -> Result<i64, Overflow> {
+    Ok(half_up(times(count, price)?)?.0)
 }
 
 /// Count a day into the detail row of `key`, starting the row from `start`.
@@ -390,22 +424,31 @@ fn count_day<K: Ord, V>(
         .or_default() += day.count;
 }
 
-fn total(days: &Days) -> i64 {
-    days.values().sum()
+fn total(days: &Days) -> Result<i64, Overflow> {
+    checked_sum(days.values().copied())
+}
+
+/// The error of a figure of `partner`'s that does not fit.
+fn overflow(partner: &PartnerCode) -> impl Fn(Overflow) -> CloseError + '_ {
+    move |_| CloseError::Overflow(partner.to_string())
 }
 
 /// Compute every table of a close from the days it bills, attributed. Days whose charge or
-/// product is not in force are listed as the error.
+/// product is not in force are listed as the error; a figure that does not fit names its
+/// partner.
 pub fn statements(
     master: &MasterData,
     rates: Rates,
     days: &[PlacedDay],
     slips: Vec<AdjustmentSlip>,
     first_invoice_number: u32,
-) -> Result<Statements, Vec<String>> {
+) -> Result<Statements, CloseError> {
     let mut unpriced = Vec::new();
-    let mut billing: BTreeMap<(Place, ChargeCode, Decimal), (Charge, Days)> = BTreeMap::new();
-    let mut commissions: BTreeMap<(Place, ChargeCode), (Charge, Days)> = BTreeMap::new();
+    // A row per unit price (by value: 100 and 100.00 are one price) and, for billing, per tax
+    // rate: a change of either inside a month makes two rows, each day priced as it was.
+    let mut billing: BTreeMap<(Place, ChargeCode, Decimal, Decimal), (Charge, Days)> =
+        BTreeMap::new();
+    let mut commissions: BTreeMap<(Place, ChargeCode, Decimal), (Charge, Days)> = BTreeMap::new();
     // Platform sales are not split by payment method: their key has none.
     type ProductKey = (Place, ProductCode, Option<PaymentMethod>, i64);
     let mut sold: BTreeMap<ProductKey, (Product, Days)> = BTreeMap::new();
@@ -420,15 +463,20 @@ pub fn statements(
                     unpriced.push(format!("charge {charge} is not in force on {}", day.date));
                     continue;
                 };
-                let place = day.place.clone();
+                let (place, code, price) =
+                    (day.place.clone(), charge.code.clone(), charge.unit_price.0);
                 match charge.kind {
                     ChargeKind::Billing => {
-                        let key = (place, charge.code.clone(), charge.unit_price.0);
+                        let key = (place, code, price, charge.tax_rate.0);
                         count_day(&mut billing, key, || charge.clone(), day);
                     }
                     ChargeKind::Commission => {
-                        let key = (place, charge.code.clone());
-                        count_day(&mut commissions, key, || charge.clone(), day);
+                        count_day(
+                            &mut commissions,
+                            (place, code, price),
+                            || charge.clone(),
+                            day,
+                        );
                     }
                 }
             }
@@ -465,39 +513,47 @@ pub fn statements(
     if !unpriced.is_empty() {
         unpriced.sort();
         unpriced.dedup();
-        return Err(unpriced);
+        return Err(CloseError::Unbillable(unpriced));
     }
 
-    let billing: Vec<BillingDetail> = billing
-        .into_iter()
-        .map(|((place, _, price), (charge, days))| BillingDetail {
+    let mut billed = Vec::new();
+    for ((place, _, price, _), (charge, days)) in billing {
+        let count = total(&days).map_err(overflow(&place.partner))?;
+        billed.push(BillingDetail {
+            amount: amount(count, price).map_err(overflow(&place.partner))?,
+            count,
             place,
-            amount: half_up(times(total(&days), price)).0,
-            count: total(&days),
             charge,
             days,
-        })
-        .collect();
+        });
+    }
     let mut payments = Vec::new();
-    for ((place, _), (charge, days)) in commissions {
+    for ((place, _, price), (charge, days)) in commissions {
+        let count = total(&days).map_err(overflow(&place.partner))?;
         payments.push(PaymentDetail {
-            place,
             title: charge.title.clone(),
             code: charge.code.to_string(),
             product_name: charge.item_name.clone(),
             category: charge.charge_name.clone(),
             method: None,
-            count: total(&days),
+            count,
             unit_price: None,
             amount: None,
-            refund_unit_price: charge.unit_price.0,
-            refund_amount: half_up(times(total(&days), charge.unit_price.0)).0,
+            refund_unit_price: price,
+            refund_amount: amount(count, price).map_err(overflow(&place.partner))?,
+            place,
             days,
         });
     }
     let mut reference = Vec::new();
     for ((place, _, method, price), (product, days)) in sold {
-        let count = total(&days);
+        let partner = place.partner.clone();
+        let overflow = overflow(&partner);
+        let count = total(&days).map_err(&overflow)?;
+        let sales = count
+            .checked_mul(price)
+            .ok_or(Overflow)
+            .map_err(&overflow)?;
         match product.settlement {
             Settlement::Operator => {
                 let fee = match method {
@@ -506,7 +562,6 @@ pub fn statements(
                 };
                 let refund_unit_price = refund_unit_price(price, fee);
                 payments.push(PaymentDetail {
-                    place,
                     title: product.title.clone(),
                     code: product.code.to_string(),
                     product_name: product.product_name.clone(),
@@ -514,21 +569,22 @@ pub fn statements(
                     method,
                     count,
                     unit_price: Some(price),
-                    amount: Some(count * price),
+                    amount: Some(sales),
                     refund_unit_price,
-                    refund_amount: half_up(times(count, refund_unit_price)).0,
+                    refund_amount: amount(count, refund_unit_price).map_err(&overflow)?,
+                    place,
                     days,
                 });
             }
             Settlement::Platform => reference.push(ReferenceRow {
-                place,
                 title: product.title.clone(),
                 product: product.code.clone(),
                 product_name: product.product_name.clone(),
                 category: product.category.clone(),
                 count,
                 unit_price: price,
-                amount: count * price,
+                amount: sales,
+                place,
                 days,
             }),
         }
@@ -539,10 +595,11 @@ pub fn statements(
         key(a).cmp(&key(b))
     });
 
-    let totals = all_totals(&payments, &slips, rates);
-    let invoices = invoices(&billing, &slips, rates, first_invoice_number);
+    let totals = all_totals(&payments, &slips, rates)?;
+    let invoices = invoices(&billed, &slips, rates, first_invoice_number)?;
     Ok(Statements {
-        billing,
+        rates,
+        billing: billed,
         payments,
         reference,
         totals,
@@ -551,12 +608,15 @@ pub fn statements(
     })
 }
 
+/// Per partner: its payment totals over all titles (`None`) first, then each title.
+type PartnerTotals = BTreeMap<PartnerCode, Vec<(Option<TitleCode>, PaymentTotals)>>;
+
 /// The payment totals of every partner with payment details or slips: all titles, then each.
 fn all_totals(
     payments: &[PaymentDetail],
     slips: &[AdjustmentSlip],
     rates: Rates,
-) -> BTreeMap<PartnerCode, Vec<(Option<TitleCode>, PaymentTotals)>> {
+) -> Result<PartnerTotals, CloseError> {
     let partners: BTreeSet<&PartnerCode> = payments
         .iter()
         .map(|p| &p.place.partner)
@@ -580,13 +640,16 @@ fn all_totals(
                     .map(|p| p.figures())
                     .collect()
             };
-            let mut rows = vec![(None, payment_totals(&figures(None), &own_slips, rates))];
+            let overflow = overflow(partner);
+            let all = payment_totals(&figures(None), &own_slips, rates).map_err(&overflow)?;
+            let mut rows = vec![(None, all)];
             let titles: BTreeSet<&TitleCode> = own.iter().map(|p| &p.title).collect();
             for title in titles {
-                let totals = payment_totals(&figures(Some(title)), &[], rates);
+                let totals =
+                    payment_totals(&figures(Some(title)), &[], rates).map_err(&overflow)?;
                 rows.push((Some(title.clone()), totals));
             }
-            (partner.clone(), rows)
+            Ok((partner.clone(), rows))
         })
         .collect()
 }
@@ -613,51 +676,55 @@ impl PaymentDetail {
 }
 
 /// 支払合計 (statements.md): A1 to G2 and PAY from payment details and the kinds and amounts
-/// of adjustment slips.
+/// of adjustment slips; every sum checked.
 pub fn payment_totals(
     payments: &[PaymentFigures],
     slips: &[(AdjustmentKind, i64)],
     rates: Rates,
-) -> PaymentTotals {
-    let hundred = Decimal::ONE_HUNDRED;
+) -> Result<PaymentTotals, Overflow> {
     let t = rates.consumption_tax;
-    let sold = |method: PaymentMethod| -> i64 {
-        payments
-            .iter()
-            .filter(|p| p.method == Some(method))
-            .filter_map(|p| p.amount)
-            .sum()
+    let sold = |method: PaymentMethod| {
+        checked_sum(
+            payments
+                .iter()
+                .filter(|p| p.method == Some(method))
+                .filter_map(|p| p.amount),
+        )
     };
-    let slipped = |kind: AdjustmentKind| -> i64 {
-        slips
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, amount)| amount)
-            .sum()
+    let slipped = |kind: AdjustmentKind| {
+        checked_sum(
+            slips
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, amount)| *amount),
+        )
     };
-    let a1 = sold(PaymentMethod::Aimepay);
-    let a2 = truncate(Decimal::from(a1) * rates.aimepay_fee / hundred).0;
-    let b1 = sold(PaymentMethod::Emoney);
-    let b2 = truncate(Decimal::from(b1) * rates.emoney_fee / hundred).0;
-    let b3 = truncate(Decimal::from(b2) * t / hundred).0;
-    let b4 = b2 + b3;
-    let commission: Decimal = payments
-        .iter()
-        .filter(|p| p.method.is_none())
-        .map(|p| times(p.count, p.refund_unit_price))
-        .sum();
-    let c1 = truncate(commission).0;
+    let add = |a: i64, b: i64| a.checked_add(b).ok_or(Overflow);
+    let sub = |a: i64, b: i64| a.checked_sub(b).ok_or(Overflow);
+    let a1 = sold(PaymentMethod::Aimepay)?;
+    let a2 = percent_of(a1, rates.aimepay_fee)?.0;
+    let b1 = sold(PaymentMethod::Emoney)?;
+    let b2 = percent_of(b1, rates.emoney_fee)?.0;
+    let b3 = percent_of(b2, t)?.0;
+    let b4 = add(b2, b3)?;
+    let mut commission = Decimal::ZERO;
+    for p in payments.iter().filter(|p| p.method.is_none()) {
+        commission = commission
+            .checked_add(times(p.count, p.refund_unit_price)?)
+            .ok_or(Overflow)?;
+    }
+    let c1 = truncate(commission)?.0;
     let (d1, e1) = (
-        slipped(AdjustmentKind::Payment),
-        slipped(AdjustmentKind::Refund),
+        slipped(AdjustmentKind::Payment)?,
+        slipped(AdjustmentKind::Refund)?,
     );
     let (f1, f2) = (a2, e1);
-    let f3 = f1 - f2;
-    let f4 = truncate(Decimal::from(f3) * t / (hundred + t)).0;
-    let g1 = c1 + d1;
-    let g2 = truncate(Decimal::from(g1) * t / (hundred + t)).0;
-    let pay = a1 + b1 - b4 - f3 + g1;
-    PaymentTotals {
+    let f3 = sub(f1, f2)?;
+    let f4 = tax_included(f3, t)?.0;
+    let g1 = add(c1, d1)?;
+    let g2 = tax_included(g1, t)?.0;
+    let pay = add(sub(sub(add(a1, b1)?, b4)?, f3)?, g1)?;
+    Ok(PaymentTotals {
         a1,
         a2,
         b1,
@@ -674,7 +741,18 @@ pub fn payment_totals(
         g1,
         g2,
         pay,
-    }
+    })
+}
+
+/// The highest invoice number: numbers are 7-digit strings.
+pub const LAST_INVOICE_NUMBER: u32 = 9_999_999;
+
+/// Where a line sits on an invoice: the charges' lines by charge, play month, unit price and
+/// tax rate (prices and rates by value), then the billed slips by number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum LineKey {
+    Charge(String, Month, Decimal, Decimal),
+    Slip(String),
 }
 
 /// One invoice per partner with billing details or billing slips, numbered from `first` in
@@ -684,37 +762,37 @@ fn invoices(
     slips: &[AdjustmentSlip],
     rates: Rates,
     first: u32,
-) -> Vec<Invoice> {
-    // Per partner, its lines by charge, play month and unit price (slips after them).
-    type LineKey = (String, Option<Month>, String);
+) -> Result<Vec<Invoice>, CloseError> {
     let mut lines: BTreeMap<&PartnerCode, BTreeMap<LineKey, InvoiceLine>> = BTreeMap::new();
     for detail in billing {
-        let key = (
-            detail.charge.code.to_string(),
-            Some(detail.place.play_month),
-            detail.charge.unit_price.0.to_string(),
+        let charge = &detail.charge;
+        let key = LineKey::Charge(
+            charge.code.to_string(),
+            detail.place.play_month,
+            charge.unit_price.0,
+            charge.tax_rate.0,
         );
         let line = lines
             .entry(&detail.place.partner)
             .or_default()
             .entry(key)
             .or_insert_with(|| InvoiceLine {
-                item_name: detail.charge.item_name.to_string(),
-                charge_name: detail.charge.charge_name.to_string(),
+                item_name: charge.item_name.to_string(),
+                charge_name: charge.charge_name.to_string(),
                 play_month: Some(detail.place.play_month),
                 count: 0,
-                unit_price: detail.charge.unit_price.0,
+                unit_price: charge.unit_price.0,
                 amount: 0,
-                tax_rate: detail.charge.tax_rate.0,
+                tax_rate: charge.tax_rate.0,
                 slip_no: None,
             });
-        line.count += detail.count;
-        line.amount += detail.amount;
+        let overflow = overflow(&detail.place.partner);
+        line.count = checked_sum([line.count, detail.count]).map_err(&overflow)?;
+        line.amount = checked_sum([line.amount, detail.amount]).map_err(&overflow)?;
     }
     for slip in slips.iter().filter(|s| s.kind == AdjustmentKind::Billing) {
-        let key = (format!("~{}", slip.slip_no), None, String::new());
         lines.entry(&slip.partner).or_default().insert(
-            key,
+            LineKey::Slip(slip.slip_no.to_string()),
             InvoiceLine {
                 item_name: slip.item_name.to_string(),
                 charge_name: slip.description.to_string(),
@@ -727,39 +805,50 @@ fn invoices(
             },
         );
     }
+    let count = lines.len() as u64;
+    if count > 0 && u64::from(first) + count - 1 > u64::from(LAST_INVOICE_NUMBER) {
+        return Err(CloseError::InvoiceNumbers {
+            first,
+            needed: count,
+        });
+    }
     lines
         .into_iter()
         .enumerate()
-        .map(|(i, (partner, lines))| {
-            let lines: Vec<InvoiceLine> = lines.into_values().collect();
-            let mut by_rate: BTreeMap<Decimal, i64> = BTreeMap::new();
-            for line in &lines {
-                *by_rate.entry(line.tax_rate).or_default() += line.amount;
-            }
-            let taxes: Vec<(Decimal, i64, i64)> = by_rate
-                .into_iter()
-                .map(|(rate, subtotal)| {
-                    (
-                        rate,
-                        subtotal,
-                        truncate(Decimal::from(subtotal) * rate / Decimal::ONE_HUNDRED).0,
-                    )
-                })
-                .collect();
-            let subtotal = taxes.iter().map(|t| t.1).sum();
-            let tax = taxes.iter().map(|t| t.2).sum();
-            Invoice {
-                replaces: None,
-                partner: partner.clone(),
-                invoice_no: format!("{:07}", first + i as u32),
-                lines,
-                taxes,
-                subtotal,
-                tax,
-                total: subtotal + tax,
-            }
-        })
+        .map(|(i, (partner, lines))| invoice(partner, first + i as u32, lines))
         .collect()
+}
+
+/// A partner's invoice from its lines: per tax rate the subtotal and the tax, once each.
+fn invoice(
+    partner: &PartnerCode,
+    number: u32,
+    lines: BTreeMap<LineKey, InvoiceLine>,
+) -> Result<Invoice, CloseError> {
+    let overflow = overflow(partner);
+    let lines: Vec<InvoiceLine> = lines.into_values().collect();
+    let mut by_rate: BTreeMap<Decimal, i64> = BTreeMap::new();
+    for line in &lines {
+        let subtotal = by_rate.entry(line.tax_rate).or_default();
+        *subtotal = checked_sum([*subtotal, line.amount]).map_err(&overflow)?;
+    }
+    let taxes = by_rate
+        .into_iter()
+        .map(|(rate, subtotal)| Ok((rate, subtotal, percent_of(subtotal, rate)?.0)))
+        .collect::<Result<Vec<(Decimal, i64, i64)>, Overflow>>()
+        .map_err(&overflow)?;
+    let subtotal = checked_sum(taxes.iter().map(|t| t.1)).map_err(&overflow)?;
+    let tax = checked_sum(taxes.iter().map(|t| t.2)).map_err(&overflow)?;
+    Ok(Invoice {
+        replaces: None,
+        partner: partner.clone(),
+        invoice_no: format!("{number:07}"),
+        lines,
+        taxes,
+        subtotal,
+        tax,
+        total: checked_sum([subtotal, tax]).map_err(&overflow)?,
+    })
 }
 
 #[cfg(test)]
@@ -795,7 +884,7 @@ mod tests {
             sales(Some(PaymentMethod::Emoney), 1, Some(51_000), Decimal::ZERO),
             sales(None, 55_940, None, Decimal::new(4, 1)),
         ];
-        let t = payment_totals(&payments, &[], rates());
+        let t = payment_totals(&payments, &[], rates()).unwrap();
         let items: Vec<i64> = t.items().iter().map(|(_, v)| *v).collect();
         assert_eq!(
             items,
@@ -815,12 +904,12 @@ mod tests {
         );
         let aime = refund_unit_price(110, Decimal::from(5));
         assert_eq!(aime, Decimal::new(10_450, 2));
-        assert_eq!(half_up(times(1, aime)).0, 105);
+        assert_eq!(amount(1, aime).unwrap(), 105);
         // 5 plays at 32.5 yen: 162.5 → 163 (banker's rounding would give 162).
-        assert_eq!(half_up(times(5, Decimal::new(325, 1))).0, 163);
+        assert_eq!(amount(5, Decimal::new(325, 1)).unwrap(), 163);
         // The guide's commission lines: 3,860 → 1,544; 94 → 37.6 → 38.
-        assert_eq!(half_up(times(3_860, Decimal::new(4, 1))).0, 1_544);
-        assert_eq!(half_up(times(94, Decimal::new(4, 1))).0, 38);
+        assert_eq!(amount(3_860, Decimal::new(4, 1)).unwrap(), 1_544);
+        assert_eq!(amount(94, Decimal::new(4, 1)).unwrap(), 38);
     }
 
     fn charge(code: &str, price: Decimal, rate: i64) -> Charge {
@@ -861,7 +950,7 @@ mod tests {
             detail("C", Decimal::from(75), 10, 75),
             detail("D", Decimal::from(55), 8, 55),
         ];
-        let invoice = &invoices(&billing, &[], rates(), 1_700_000)[0];
+        let invoice = &invoices(&billing, &[], rates(), 1_700_000).unwrap()[0];
         assert_eq!(
             invoice.taxes,
             [(Decimal::from(8), 55, 4), (Decimal::from(10), 327, 32)]
@@ -872,10 +961,147 @@ mod tests {
         );
         let per_line: i64 = billing
             .iter()
-            .map(|d| {
-                truncate(Decimal::from(d.amount) * d.charge.tax_rate.0 / Decimal::ONE_HUNDRED).0
-            })
+            .map(|d| percent_of(d.amount, d.charge.tax_rate.0).unwrap().0)
             .sum();
         assert_ne!(per_line, invoice.tax);
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        parse_date(text).unwrap()
+    }
+
+    /// A charge of `kind` in force from `from` to `to`, its price and tax rate as written.
+    fn priced(kind: ChargeKind, price: &str, rate: &str, from: &str, to: Option<&str>) -> Charge {
+        Charge {
+            kind,
+            unit_price: UnitPrice::parse(price).unwrap(),
+            tax_rate: Percent::parse(rate).unwrap(),
+            validity: Validity::new(day(from), to.map(day)).unwrap(),
+            ..charge("C", Decimal::ZERO, 10)
+        }
+    }
+
+    fn master_with(charges: &[Charge]) -> MasterData {
+        let mut master = MasterData::default();
+        for c in charges {
+            master
+                .charges
+                .insert((c.code.clone(), c.validity.from), c.clone());
+        }
+        master
+    }
+
+    fn placed(date: &str, count: i64) -> PlacedDay {
+        PlacedDay {
+            place: Place {
+                partner: PartnerCode::parse("229999000").unwrap(),
+                store: StoreCode::parse("S1").unwrap(),
+                play_month: Month::of(day(date)),
+                keychip: "A72E0000001".into(),
+            },
+            date: day(date),
+            usage: Usage::Plays { charge: "C".into() },
+            count,
+        }
+    }
+
+    fn close_of(charges: &[Charge], days: &[PlacedDay]) -> Result<Statements, CloseError> {
+        statements(&master_with(charges), rates(), days, Vec::new(), 1_700_000)
+    }
+
+    #[test]
+    fn a_commission_priced_anew_mid_month_makes_two_rows_each_day_at_its_price() {
+        let commission = ChargeKind::Commission;
+        let charges = [
+            priced(commission, "0.4", "10", "2026-01-01", Some("2026-09-15")),
+            priced(commission, "0.5", "10", "2026-09-16", None),
+        ];
+        let days = [placed("2026-09-10", 100), placed("2026-09-20", 100)];
+        let s = close_of(&charges, &days).unwrap();
+        let rows: Vec<(i64, Decimal, i64)> = s
+            .payments
+            .iter()
+            .map(|p| (p.count, p.refund_unit_price, p.refund_amount))
+            .collect();
+        assert_eq!(
+            rows,
+            [(100, Decimal::new(4, 1), 40), (100, Decimal::new(5, 1), 50)]
+        );
+        assert_eq!(s.totals_of(&days[0].place.partner).unwrap().c1, 90);
+    }
+
+    #[test]
+    fn a_tax_rate_change_at_one_price_makes_two_rows_and_two_taxes() {
+        // Japan's 8 → 10 % of October 2019, the price unchanged.
+        let billing = ChargeKind::Billing;
+        let charges = [
+            priced(billing, "100", "8", "2019-01-01", Some("2019-09-30")),
+            priced(billing, "100", "10", "2019-10-01", None),
+        ];
+        let days = [placed("2019-09-30", 3), placed("2019-10-01", 2)];
+        let s = close_of(&charges, &days).unwrap();
+        let rows: Vec<(i64, Decimal)> = s
+            .billing
+            .iter()
+            .map(|b| (b.count, b.charge.tax_rate.0))
+            .collect();
+        assert_eq!(rows, [(3, Decimal::from(8)), (2, Decimal::from(10))]);
+        let invoice = &s.invoices[0];
+        assert_eq!(invoice.lines.len(), 2, "a line never mixes two rates");
+        assert_eq!(
+            invoice.taxes,
+            [(Decimal::from(8), 300, 24), (Decimal::from(10), 200, 20)]
+        );
+    }
+
+    #[test]
+    fn a_price_is_grouped_by_its_value_not_its_text() {
+        let billing = ChargeKind::Billing;
+        let charges = [
+            priced(billing, "100", "10", "2026-01-01", Some("2026-09-15")),
+            priced(billing, "100.00", "10", "2026-09-16", None),
+        ];
+        let days = [placed("2026-09-10", 1), placed("2026-09-20", 2)];
+        let s = close_of(&charges, &days).unwrap();
+        assert_eq!(s.billing.len(), 1);
+        assert_eq!((s.billing[0].count, s.billing[0].amount), (3, 300));
+        assert_eq!(s.invoices[0].lines.len(), 1);
+    }
+
+    #[test]
+    fn an_amount_that_does_not_fit_names_its_partner() {
+        let billing = ChargeKind::Billing;
+        let charges = [priced(billing, "1000", "10", "2026-01-01", None)];
+        // Two days whose counts do not add up in 64 bits, and a count whose amount does not.
+        for days in [
+            vec![placed("2026-09-10", i64::MAX), placed("2026-09-11", 1)],
+            vec![placed("2026-09-10", i64::MAX / 10)],
+        ] {
+            let error = close_of(&charges, &days).unwrap_err();
+            assert!(
+                matches!(&error, CloseError::Overflow(p) if p == "229999000"),
+                "{error}"
+            );
+        }
+        // Taxes on a subtotal near the limit overflow the invoice's total, not silently.
+        let charges = [priced(billing, "1", "10", "2026-01-01", None)];
+        let error = close_of(&charges, &[placed("2026-09-10", i64::MAX - 1)]).unwrap_err();
+        assert!(matches!(error, CloseError::Overflow(_)), "{error}");
+    }
+
+    #[test]
+    fn invoice_numbers_past_seven_digits_are_an_error() {
+        let billing = ChargeKind::Billing;
+        let charges = [priced(billing, "100", "10", "2026-01-01", None)];
+        let master = master_with(&charges);
+        let days = [placed("2026-09-10", 1)];
+        let last = statements(&master, rates(), &days, Vec::new(), LAST_INVOICE_NUMBER).unwrap();
+        assert_eq!(last.invoices[0].invoice_no, "9999999");
+        let error =
+            statements(&master, rates(), &days, Vec::new(), LAST_INVOICE_NUMBER + 1).unwrap_err();
+        assert!(
+            matches!(error, CloseError::InvoiceNumbers { .. }),
+            "{error}"
+        );
     }
 }

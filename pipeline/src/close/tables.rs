@@ -421,6 +421,8 @@ impl Build<'_> {
         let item_columns: Vec<String> = items.iter().map(|l| l.to_lowercase()).collect();
         columns.extend(item_columns.iter().map(|c| (c.as_str(), Int, false)));
         columns.push(("payment_date", Date, false));
+        let rates = self.statements.rates.items();
+        columns.extend(rates.iter().map(|(name, _)| (*name, Decimal, false)));
         let mut totals = Table::new(&columns);
         for (partner, rows) in &self.statements.totals {
             let record = self.names.0.partners.get(partner);
@@ -434,6 +436,7 @@ impl Build<'_> {
                 ];
                 row.extend(t.items().map(|(_, value)| int(value)));
                 row.push(Cell::Date(Some(self.dates.payment)));
+                row.extend(rates.iter().map(|(_, value)| decimal(*value)));
                 totals.push(row);
             }
         }

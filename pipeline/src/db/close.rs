@@ -40,6 +40,53 @@ fn invoice_record(row: &sqlx::any::AnyRow) -> DbResult<(Month, InvoiceRecord)> {
     ))
 }
 
+/// A void or reissue under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRewrite {
+    /// The invoice voided, or the number the reissue takes.
+    pub invoice_no: String,
+    pub kind: RewriteKind,
+    pub month: Month,
+    pub partner_code: String,
+    /// A void's reason.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewriteKind {
+    Void,
+    Reissue,
+}
+
+impl RewriteKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RewriteKind::Void => "void",
+            RewriteKind::Reissue => "reissue",
+        }
+    }
+}
+
+impl Parse for RewriteKind {
+    fn parse(text: &str) -> Result<Self, crate::domain::ParseError> {
+        match text {
+            "void" => Ok(RewriteKind::Void),
+            "reissue" => Ok(RewriteKind::Reissue),
+            other => Err(crate::domain::ParseError::new(format!(
+                "{other:?} is not a rewrite"
+            ))),
+        }
+    }
+}
+
+async fn forget_rewrite(tx: &mut sqlx::Transaction<'_, sqlx::Any>, number: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM pending_rewrites WHERE invoice_no = $1")
+        .bind(number)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Database {
     /// Every committed ingest batch, with the month of the first close that saw it (none yet
     /// for the batches committed since the last close).
@@ -60,11 +107,15 @@ impl Database {
             .collect()
     }
 
-    /// The number after the highest invoice number ever issued, or `start`.
+    /// The number after the highest invoice number ever issued or taken by a reissue under
+    /// way, or `start`.
     pub async fn next_invoice_number(&self, start: u32) -> DbResult<u32> {
-        let row = sqlx::query("SELECT MAX(invoice_no) AS last FROM invoices")
-            .fetch_one(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT MAX(invoice_no) AS last FROM (SELECT invoice_no FROM invoices \
+             UNION ALL SELECT invoice_no FROM pending_rewrites WHERE kind = 'reissue') AS taken",
+        )
+        .fetch_one(self.pool())
+        .await?;
         let last = Cells::new(&row, "invoices").optional_text("last")?;
         Ok(last
             .and_then(|n| n.parse::<u32>().ok())
@@ -95,26 +146,70 @@ impl Database {
         row.as_ref().map(invoice_record).transpose()
     }
 
-    /// Void an issued invoice (its number stays taken).
+    /// Void an issued invoice (its number stays taken), and forget its pending rewrite: the
+    /// commit point of a void.
     pub async fn void_invoice(&self, number: &str, reason: &str) -> DbResult<()> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "UPDATE invoices SET status = 'VOID', void_reason = $1 \
              WHERE invoice_no = $2 AND status = 'ISSUED'",
         )
         .bind(reason)
         .bind(number)
+        .execute(&mut *tx)
+        .await?;
+        forget_rewrite(&mut tx, number).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Record a reissued invoice and forget its pending rewrite: the commit point of a reissue.
+    pub async fn commit_reissue(&self, month: Month, invoice: &InvoiceRecord) -> DbResult<()> {
+        let mut tx = self.pool().begin().await?;
+        self.insert_invoices(&mut tx, month, std::slice::from_ref(invoice))
+            .await?;
+        forget_rewrite(&mut tx, &invoice.invoice_no).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Record that a void or reissue is about to rewrite the lake (a reissue's number is taken
+    /// here). Recording the same rewrite again changes nothing.
+    pub async fn begin_rewrite(&self, rewrite: &PendingRewrite) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO pending_rewrites (invoice_no, kind, closing_month, partner_code, reason) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (invoice_no) DO NOTHING",
+        )
+        .bind(&rewrite.invoice_no)
+        .bind(rewrite.kind.as_str())
+        .bind(rewrite.month.to_string())
+        .bind(&rewrite.partner_code)
+        .bind(rewrite.reason.as_deref())
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Record a reissued invoice: the commit point of a reissue.
-    pub async fn commit_reissue(&self, month: Month, invoice: &InvoiceRecord) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
-        self.insert_invoices(&mut tx, month, std::slice::from_ref(invoice))
-            .await?;
-        tx.commit().await?;
-        Ok(())
+    /// The voids and reissues that began and did not commit (killed runs), oldest number first.
+    pub async fn pending_rewrites(&self) -> DbResult<Vec<PendingRewrite>> {
+        let rows = sqlx::query(
+            "SELECT invoice_no, kind, closing_month, partner_code, reason \
+             FROM pending_rewrites ORDER BY invoice_no",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Cells::new(row, "pending_rewrites");
+                Ok(PendingRewrite {
+                    invoice_no: c.text("invoice_no")?,
+                    kind: c.parse("kind", RewriteKind::parse)?,
+                    month: c.parse("closing_month", Month::parse)?,
+                    partner_code: c.text("partner_code")?,
+                    reason: c.optional_text("reason")?,
+                })
+            })
+            .collect()
     }
 
     async fn insert_invoices(

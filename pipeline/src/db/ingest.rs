@@ -2,7 +2,7 @@
 //! the batches. A batch's outcome is committed in one transaction: files, ids, quarantine
 //! changes and the batch's state together.
 
-use super::{optional, text, Cell, Cells, Database, DbResult, PARAMETERS_PER_STATEMENT};
+use super::{optional, text, Cell, Cells, Database, DbError, DbResult, PARAMETERS_PER_STATEMENT};
 use crate::domain::parse_date;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use std::collections::HashMap;
@@ -66,17 +66,25 @@ impl Database {
             .collect()
     }
 
-    /// Record that `batch` is about to write to the lake.
+    /// Record that `batch` is about to write to the lake. A committed batch is never turned
+    /// back to pending (its files would be removed as a killed run's): that is an error.
     pub async fn begin_batch(&self, batch: &str) -> DbResult<()> {
         let started = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
-        sqlx::query(
+        let begun = sqlx::query(
             "INSERT INTO ingest_batches (batch, state, started_at) VALUES ($1, 'pending', $2) \
-             ON CONFLICT (batch) DO UPDATE SET state = 'pending', started_at = excluded.started_at",
+             ON CONFLICT (batch) DO UPDATE SET started_at = excluded.started_at \
+             WHERE ingest_batches.state = 'pending'",
         )
         .bind(batch)
         .bind(started)
         .execute(self.pool())
         .await?;
+        if begun.rows_affected() == 0 {
+            return Err(DbError::Corrupt {
+                table: "ingest_batches",
+                reason: format!("batch {batch} is committed already and cannot be written again"),
+            });
+        }
         Ok(())
     }
 

@@ -77,27 +77,40 @@ impl Database {
 
     /// The latest `limit` runs, newest first.
     pub async fn runs(&self, limit: i64) -> DbResult<Vec<Run>> {
-        let rows = sqlx::query(
-            "SELECT run_id, command, arguments, started_at, finished_at, outcome, counts, error \
-             FROM runs ORDER BY run_id DESC LIMIT $1",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY run_id DESC LIMIT $1"
+        ))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let cells = Cells::new(row, "runs");
-                Ok(Run {
-                    id: cells.int("run_id")?,
-                    command: cells.text("command")?,
-                    arguments: cells.text("arguments")?,
-                    started_at: cells.text("started_at")?,
-                    finished_at: cells.optional_text("finished_at")?,
-                    outcome: cells.optional_text("outcome")?,
-                    counts: cells.optional_text("counts")?,
-                    error: cells.optional_text("error")?,
-                })
-            })
-            .collect()
+        rows.iter().map(run).collect()
     }
+
+    /// The latest run of `command`, if it ever ran.
+    pub async fn last_run_of(&self, command: &str) -> DbResult<Option<Run>> {
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE command = $1 ORDER BY run_id DESC LIMIT 1"
+        ))
+        .bind(command)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(run).transpose()
+    }
+}
+
+const RUN_COLUMNS: &str =
+    "run_id, command, arguments, started_at, finished_at, outcome, counts, error";
+
+fn run(row: &sqlx::any::AnyRow) -> DbResult<Run> {
+    let cells = Cells::new(row, "runs");
+    Ok(Run {
+        id: cells.int("run_id")?,
+        command: cells.text("command")?,
+        arguments: cells.text("arguments")?,
+        started_at: cells.text("started_at")?,
+        finished_at: cells.optional_text("finished_at")?,
+        outcome: cells.optional_text("outcome")?,
+        counts: cells.optional_text("counts")?,
+        error: cells.optional_text("error")?,
+    })
 }

@@ -7,11 +7,13 @@
 
 mod close;
 mod ingest;
+mod lease;
 mod ledger;
 mod master;
 
-pub use close::InvoiceRecord;
+pub use close::{InvoiceRecord, PendingRewrite, RewriteKind};
 pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
+pub use lease::{Holder, Lease};
 pub use ledger::{Run, RunId};
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
@@ -70,7 +72,7 @@ impl Database {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (url.to_owned(), Engine::Postgres)
         } else {
-            return Err(DbError::UnsupportedUrl(url.to_owned()));
+            return Err(DbError::UnsupportedUrl(crate::domain::redacted(url)));
         };
         let pool = AnyPoolOptions::new()
             .max_connections(4)

@@ -84,18 +84,53 @@ fn parse_decimal(text: &str, places: usize) -> Result<Decimal, ParseError> {
     Decimal::from_str(text).map_err(|_| ParseError::new(format!("{text:?} is out of range")))
 }
 
+/// An amount that does not fit in 64 bits of yen (or a product that does not fit in a decimal):
+/// every figure of a statement is computed with checked arithmetic, so a hostile count or price
+/// is an error, never a wrap or a panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an amount is out of range (over 9,223,372,036,854,775,807 yen)")]
+pub struct Overflow;
+
 /// half-up: to the nearest yen, halves away from zero (37.5 → 38, −36.5 → −37).
-pub fn half_up(value: Decimal) -> Yen {
+pub fn half_up(value: Decimal) -> Result<Yen, Overflow> {
     to_yen(value.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero))
 }
 
 /// truncate (切り捨て): toward zero (2,034.9 → 2,034, −2,034.9 → −2,034).
-pub fn truncate(value: Decimal) -> Yen {
+pub fn truncate(value: Decimal) -> Result<Yen, Overflow> {
     to_yen(value.trunc())
 }
 
-fn to_yen(whole: Decimal) -> Yen {
-    Yen(i64::try_from(whole).expect("an amount in yen fits in 64 bits"))
+fn to_yen(whole: Decimal) -> Result<Yen, Overflow> {
+    i64::try_from(whole).map(Yen).map_err(|_| Overflow)
+}
+
+/// `count × price`, exact.
+pub fn times(count: i64, price: Decimal) -> Result<Decimal, Overflow> {
+    Decimal::from(count).checked_mul(price).ok_or(Overflow)
+}
+
+/// truncate(`amount` × `percent` / 100): a fee or a tax on an amount.
+pub fn percent_of(amount: i64, percent: Decimal) -> Result<Yen, Overflow> {
+    let part = times(amount, percent)?
+        .checked_div(Decimal::ONE_HUNDRED)
+        .ok_or(Overflow)?;
+    truncate(part)
+}
+
+/// truncate(`amount` × t / (100 + t)): the tax included in a tax-included amount.
+pub fn tax_included(amount: i64, t: Decimal) -> Result<Yen, Overflow> {
+    let part = times(amount, t)?
+        .checked_div(Decimal::ONE_HUNDRED + t)
+        .ok_or(Overflow)?;
+    truncate(part)
+}
+
+/// The sum of whole amounts (or counts), checked.
+pub fn checked_sum(values: impl IntoIterator<Item = i64>) -> Result<i64, Overflow> {
+    values
+        .into_iter()
+        .try_fold(0i64, |sum, v| sum.checked_add(v).ok_or(Overflow))
 }
 
 #[cfg(test)]
@@ -108,17 +143,27 @@ mod tests {
 
     #[test]
     fn half_up_is_not_bankers_rounding() {
-        assert_eq!(half_up(dec("37.6")), Yen(38));
-        assert_eq!(half_up(dec("37.5")), Yen(38));
-        assert_eq!(half_up(dec("36.5")), Yen(37));
-        assert_eq!(half_up(dec("-36.5")), Yen(-37));
-        assert_eq!(half_up(dec("162.5")), Yen(163), "5 plays at 32.5 yen");
+        assert_eq!(half_up(dec("37.6")), Ok(Yen(38)));
+        assert_eq!(half_up(dec("37.5")), Ok(Yen(38)));
+        assert_eq!(half_up(dec("36.5")), Ok(Yen(37)));
+        assert_eq!(half_up(dec("-36.5")), Ok(Yen(-37)));
+        assert_eq!(half_up(dec("162.5")), Ok(Yen(163)), "5 plays at 32.5 yen");
     }
 
     #[test]
     fn truncate_goes_toward_zero() {
-        assert_eq!(truncate(dec("2034.9")), Yen(2034));
-        assert_eq!(truncate(dec("-2034.9")), Yen(-2034));
+        assert_eq!(truncate(dec("2034.9")), Ok(Yen(2034)));
+        assert_eq!(truncate(dec("-2034.9")), Ok(Yen(-2034)));
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_wrap_or_a_panic() {
+        assert_eq!(half_up(dec("9223372036854775808")), Err(Overflow));
+        assert_eq!(times(i64::MAX, dec("100000000000")), Err(Overflow));
+        assert_eq!(checked_sum([i64::MAX, 1]), Err(Overflow));
+        assert_eq!(checked_sum([i64::MAX, -1, 1]), Ok(i64::MAX));
+        assert_eq!(percent_of(i64::MAX, dec("100")), Ok(Yen(i64::MAX)));
+        assert_eq!(tax_included(22_376, dec("10")), Ok(Yen(2_034)));
     }
 
     #[test]

@@ -326,7 +326,7 @@ pub async fn export(
     }
     let months = months(db, lake, area, request.all_months).await?;
     if view == View::Totals {
-        return totals::rows(db, lake, area, &months, request, issuer).await;
+        return totals::rows(lake, area, &months, request, issuer).await;
     }
     let mut rows = vec![headers.iter().map(Cell::text).collect::<Vec<_>>()];
     for month in months {

@@ -6,7 +6,6 @@
 use super::cells::Cell;
 use super::{matches, ExportError, ExportRequest};
 use crate::close::{payment_totals, table_path, Area, PaymentFigures, PaymentTotals, Rates};
-use crate::db::Database;
 use crate::domain::{AdjustmentKind, Month, Parse, PaymentMethod};
 use crate::lake::{Columns, Location};
 use std::collections::BTreeMap;
@@ -168,6 +167,15 @@ async fn select(
     Ok(partners)
 }
 
+/// The rates a close recorded with row `i` of its `payment_totals`.
+fn recorded_rates(totals: &Columns, i: usize) -> Option<Rates> {
+    Some(Rates {
+        aimepay_fee: totals.decimal("aimepay_fee", i)?,
+        emoney_fee: totals.decimal("emoney_fee", i)?,
+        consumption_tax: totals.decimal("consumption_tax", i)?,
+    })
+}
+
 /// How a statement names its selection: the selected store's or title's name, or "all".
 fn chosen_name<'a>(choice: &'a Option<String>, seen: &'a Option<String>, all: &'a str) -> &'a str {
     match choice {
@@ -177,18 +185,15 @@ fn chosen_name<'a>(choice: &'a Option<String>, seen: &'a Option<String>, all: &'
 }
 
 pub(super) async fn rows(
-    db: &Database,
     lake: &Location,
     area: Area,
     months: &[Month],
     request: &ExportRequest,
     issuer: &Issuer,
 ) -> Result<Vec<Vec<Cell>>, ExportError> {
-    let master = db.master_data().await?;
     let selection = &request.selection;
     let mut rows = Vec::new();
     for &month in months {
-        let rates = Rates::on(&master, month.last_day()).map_err(ExportError::Invalid)?;
         let Some(batch) = lake
             .get_batch(&table_path(area, "payment_totals", month))
             .await?
@@ -205,8 +210,20 @@ pub(super) async fn rows(
             if !matches(&FILTERED, &summary, &request.filters) {
                 continue;
             }
-            let statement = payment_totals(&selected.payments, &selected.slips, rates);
-            let row = (0..totals.len()).find(|&i| totals.text("partner_code", i) == Some(&code));
+            // The partner's statement over all titles: what the close recorded, rates included.
+            let row = (0..totals.len()).find(|&i| {
+                totals.text("partner_code", i) == Some(&code)
+                    && totals.text("title_code", i).is_none()
+            });
+            let rates = row
+                .and_then(|i| recorded_rates(&totals, i))
+                .ok_or_else(|| {
+                    ExportError::Invalid(format!(
+                        "payment_totals of {month} has no rates for {code}"
+                    ))
+                })?;
+            let statement = payment_totals(&selected.payments, &selected.slips, rates)
+                .map_err(|e| ExportError::Invalid(format!("{code}: {e}")))?;
             let registration = row.and_then(|i| totals.text("registration_number", i));
             let registered = row.and_then(|i| totals.text("registered_name", i));
             let payment_date = row.and_then(|i| totals.date("payment_date", i));

@@ -20,25 +20,34 @@ pub struct Delivery {
     pub e_tag: Option<String>,
 }
 
-/// Every delivered file up to `until` in the order `feeds.md` fixes, and the paths that do not
-/// fit the layout.
-pub async fn list(
-    incoming: &Location,
-    until: Option<NaiveDate>,
-) -> LakeResult<(Vec<Delivery>, Vec<String>)> {
-    let mut deliveries = Vec::new();
-    let mut strays = Vec::new();
+/// The delivered files up to `until`, in the order `feeds.md` fixes.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub deliveries: Vec<Delivery>,
+    /// Objects that do not fit the layout (left alone).
+    pub strays: Vec<String>,
+    /// Objects that cannot be listed or read as they are (a symbolic link, a name that is not
+    /// UTF-8, an S3 key object_store refuses): reported, and the run fails.
+    pub unlisted: Vec<String>,
+}
+
+pub async fn list(incoming: &Location, until: Option<NaiveDate>) -> LakeResult<Listing> {
+    let mut listing = Listing::default();
     for feed in Feed::ALL {
-        for entry in incoming.list(&format!("{}/", feed.name())).await? {
+        let (entries, unlisted) = incoming.list_all(&format!("{}/", feed.name())).await?;
+        listing.unlisted.extend(unlisted);
+        for entry in entries {
             match place(feed, &entry) {
-                Some(d) if until.is_none_or(|until| d.date <= until) => deliveries.push(d),
+                Some(d) if until.is_none_or(|until| d.date <= until) => listing.deliveries.push(d),
                 Some(_) => {}
-                None => strays.push(entry.path),
+                None => listing.strays.push(entry.path),
             }
         }
     }
-    deliveries.sort_by(|a, b| (a.date, &a.path).cmp(&(b.date, &b.path)));
-    Ok((deliveries, strays))
+    listing
+        .deliveries
+        .sort_by(|a, b| (a.date, &a.path).cmp(&(b.date, &b.path)));
+    Ok(listing)
 }
 
 fn place(feed: Feed, entry: &Entry) -> Option<Delivery> {
@@ -68,6 +77,9 @@ pub struct Fetched {
     pub sha256: String,
 }
 
+/// Fetch `delivery` to a local file, computing its SHA-256; a gzip file is decompressed once to
+/// its end, so that a file truncated mid-member is found unreadable before any of its lines is
+/// decided (it is reported and retried by the next run, not half ingested).
 pub async fn fetch(incoming: &Location, delivery: &Delivery) -> LakeResult<Fetched> {
     let mut local = tempfile::NamedTempFile::new()?;
     let mut hasher = Sha256::new();
@@ -80,6 +92,16 @@ pub async fn fetch(incoming: &Location, delivery: &Delivery) -> LakeResult<Fetch
             })
             .await?;
         file.flush()?;
+    }
+    if delivery.gzip {
+        let path = local.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut whole = flate2::read::MultiGzDecoder::new(std::fs::File::open(path)?);
+            std::io::copy(&mut whole, &mut std::io::sink())
+        })
+        .await
+        .expect("decompressing does not panic")
+        .map_err(|e| std::io::Error::new(e.kind(), format!("the gzip data is unreadable: {e}")))?;
     }
     Ok(Fetched {
         local,

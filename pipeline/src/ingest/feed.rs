@@ -27,6 +27,9 @@ pub fn reject(reason: QuarantineReason, detail: impl Into<String>) -> Rejection 
     }
 }
 
+/// The largest count of a play or quantity of a purchase in one event (`feeds.md`).
+pub const MAX_QUANTITY: i64 = 1_000_000;
+
 const PLAYS: &[&str] = &[
     "event_id",
     "keychip_id",
@@ -154,8 +157,8 @@ impl Feed {
                 Some(PaymentMethod::parse(fields[5]).map_err(|e| invalid("payment_method", e))?)
             }
         };
-        if quantity < 1 {
-            let e = ParseError::new(format!("{quantity} is less than 1"));
+        if !(1..=MAX_QUANTITY).contains(&quantity) {
+            let e = ParseError::new(format!("{quantity} is not from 1 to {MAX_QUANTITY}"));
             return Err(invalid(quantity_column, e));
         }
         if let Some(price) = unit_price.filter(|p| *p < 0) {
@@ -288,6 +291,18 @@ mod tests {
         );
         assert_eq!(
             reason("E1,A1,2026-10-01T00:00:00Z,SH4,X,0"),
+            QuarantineReason::InvalidValue
+        );
+        // A count that would overflow every later close of its month is refused at the door.
+        assert!(play("E1,A1,2026-10-01T00:00:00Z,SH4,X,1000000").is_ok());
+        let huge = play("E1,A1,2026-10-01T00:00:00Z,SH4,X,9000000000000000000").unwrap_err();
+        assert_eq!(huge.reason, QuarantineReason::InvalidValue);
+        assert_eq!(
+            huge.detail,
+            "count: 9000000000000000000 is not from 1 to 1000000"
+        );
+        assert_eq!(
+            reason("E1,A1,2026-10-01T00:00:00Z,SH4,X,1000001"),
             QuarantineReason::InvalidValue
         );
         let purchase: Vec<&str> = "T1,A1,2026-10-01T00:00:00Z,SH4,P,CASH,1,100"

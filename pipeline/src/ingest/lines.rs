@@ -5,11 +5,26 @@ use flate2::read::MultiGzDecoder;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-/// The lines of a file, numbered from 1 (the header).
+/// The longest line kept: a longer one is one `malformed` row, and only its length is kept,
+/// so that memory stays flat whatever a file holds (a gzip of one endless line included).
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A line of a file, without its line ending.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    Text(&'a [u8]),
+    /// Longer than [`MAX_LINE`]: its length in bytes, and its first bytes.
+    TooLong(u64, &'a [u8]),
+}
+
+/// The lines of a file, numbered from 1 (the header). A line ends at LF, CRLF or a lone CR
+/// (old spreadsheet exports), so no line is ever swallowed by another.
 pub struct Lines {
     reader: Box<dyn BufRead>,
     number: u64,
     buffer: Vec<u8>,
+    /// The last line ended with CR: an LF right after it belongs to that line ending.
+    after_cr: bool,
 }
 
 impl Lines {
@@ -20,30 +35,71 @@ impl Lines {
         } else {
             Box::new(file)
         };
-        Ok(Lines {
-            reader: Box::new(BufReader::with_capacity(256 * 1024, inner)),
-            number: 0,
-            buffer: Vec::new(),
-        })
+        Ok(Lines::new(Box::new(BufReader::with_capacity(
+            256 * 1024,
+            inner,
+        ))))
     }
 
-    /// The next line without its line ending, and its number; `None` at the end.
-    pub fn next_line(&mut self) -> Option<std::io::Result<(u64, &[u8])>> {
-        self.buffer.clear();
-        match self.reader.read_until(b'\n', &mut self.buffer) {
-            Ok(0) => None,
-            Ok(_) => {
-                self.number += 1;
-                let mut line = self.buffer.as_slice();
-                line = line.strip_suffix(b"\n").unwrap_or(line);
-                line = line.strip_suffix(b"\r").unwrap_or(line);
-                if self.number == 1 {
-                    line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-                }
-                Some(Ok((self.number, line)))
-            }
-            Err(e) => Some(Err(e)),
+    fn new(reader: Box<dyn BufRead>) -> Lines {
+        Lines {
+            reader,
+            number: 0,
+            buffer: Vec::new(),
+            after_cr: false,
         }
+    }
+
+    /// The next line and its number; `None` at the end.
+    pub fn next_line(&mut self) -> Option<std::io::Result<(u64, Line<'_>)>> {
+        self.buffer.clear();
+        let mut length: u64 = 0;
+        let mut ended = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(Err(e)),
+            };
+            if available.is_empty() {
+                break;
+            }
+            if self.after_cr {
+                self.after_cr = false;
+                if available[0] == b'\n' {
+                    self.reader.consume(1);
+                    continue;
+                }
+            }
+            let end = available.iter().position(|&b| b == b'\n' || b == b'\r');
+            let taken = end.unwrap_or(available.len());
+            let room = MAX_LINE.saturating_sub(self.buffer.len());
+            self.buffer.extend_from_slice(&available[..taken.min(room)]);
+            length += taken as u64;
+            match end {
+                Some(at) => {
+                    self.after_cr = available[at] == b'\r';
+                    self.reader.consume(at + 1);
+                    ended = true;
+                    break;
+                }
+                None => self.reader.consume(taken),
+            }
+        }
+        if !ended && length == 0 {
+            return None;
+        }
+        self.number += 1;
+        let mut line = self.buffer.as_slice();
+        if self.number == 1 {
+            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        }
+        let line = if length > MAX_LINE as u64 {
+            Line::TooLong(length, line)
+        } else {
+            Line::Text(line)
+        };
+        Some(Ok((self.number, line)))
     }
 }
 
@@ -106,6 +162,50 @@ pub fn join_fields(fields: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lines_of(bytes: &'static [u8]) -> Vec<String> {
+        let mut lines = Lines::new(Box::new(BufReader::with_capacity(16, bytes)));
+        let mut all = Vec::new();
+        while let Some(line) = lines.next_line() {
+            let (number, line) = line.unwrap();
+            all.push(match line {
+                Line::Text(text) => format!("{number}:{}", String::from_utf8_lossy(text)),
+                Line::TooLong(length, _) => format!("{number}:too long ({length})"),
+            });
+        }
+        all
+    }
+
+    #[test]
+    fn lf_crlf_and_a_lone_cr_each_end_a_line() {
+        assert_eq!(
+            lines_of(b"h\na\r\nb\rc\n\nd"),
+            ["1:h", "2:a", "3:b", "4:c", "5:", "6:d"]
+        );
+        // A CRLF split across two reads of the buffer is still one line ending.
+        assert_eq!(
+            lines_of(b"0123456789abcde\r\nx\r"),
+            ["1:0123456789abcde", "2:x"]
+        );
+        assert_eq!(lines_of(b"\xEF\xBB\xBFh\n"), ["1:h"], "a BOM is not text");
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_kept_as_its_length_only() {
+        let long: &'static [u8] = Box::leak(
+            [b"h\n".as_slice(), &vec![b'x'; MAX_LINE + 10], b"\nnext\n"]
+                .concat()
+                .into_boxed_slice(),
+        );
+        assert_eq!(
+            lines_of(long),
+            [
+                "1:h".to_owned(),
+                format!("2:too long ({})", MAX_LINE + 10),
+                "3:next".into()
+            ]
+        );
+    }
 
     #[test]
     fn fields_split_as_csv_and_join_back() {

@@ -27,7 +27,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use deliveries::{Delivery, Fetched};
 use feed::{reject, Event, Rejection};
-use lines::{join_fields, FieldSplitter, Lines};
+use lines::{join_fields, FieldSplitter, Line as FileLine, Lines, MAX_LINE};
 use rules::MasterIndex;
 use sha2::{Digest, Sha256};
 use sink::{Partitions, Value};
@@ -48,6 +48,8 @@ pub enum IngestError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileCounts {
     pub rows: u64,
+    /// Blank lines: not rows, but counted so that no line goes unreported.
+    pub blank: u64,
     pub accepted: u64,
     pub duplicates: u64,
     pub quarantined: u64,
@@ -57,6 +59,7 @@ pub struct FileCounts {
 impl FileCounts {
     fn add(&mut self, other: &FileCounts) {
         self.rows += other.rows;
+        self.blank += other.blank;
         self.accepted += other.accepted;
         self.duplicates += other.duplicates;
         self.quarantined += other.quarantined;
@@ -73,6 +76,9 @@ impl std::fmt::Display for FileCounts {
             "{} rows: {} accepted, {} duplicate, {} quarantined",
             self.rows, self.accepted, self.duplicates, self.quarantined
         )?;
+        if self.blank > 0 {
+            write!(f, ", {} blank lines", self.blank)?;
+        }
         if !self.reasons.is_empty() {
             let reasons: Vec<String> = self
                 .reasons
@@ -92,6 +98,9 @@ pub enum FileOutcome {
     AlreadyIngested,
     /// A known path with new content: not ingested (files are never edited in place).
     Changed,
+    /// The file could not be read (permissions, a truncated gzip, an object that vanished):
+    /// not ingested, retried by the next run; the run ends with exit status 1.
+    Unreadable(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +124,9 @@ pub struct IngestReport {
     pub files: Vec<FileReport>,
     /// Objects under the incoming location that do not fit its layout.
     pub strays: Vec<String>,
+    /// Objects that could not be listed as they are (a symbolic link, a name that is not UTF-8,
+    /// an S3 key object_store refuses, with the keys listed beside it): the run fails.
+    pub unlisted: Vec<String>,
     pub retries: RetryCounts,
     /// The batches that wrote to the lake, in order.
     pub batches: Vec<String>,
@@ -129,6 +141,17 @@ impl IngestReport {
             .iter()
             .filter(|f| f.outcome == FileOutcome::Changed);
         changed.map(|f| f.path.as_str()).collect()
+    }
+
+    /// The files that could not be read, with why.
+    pub fn unreadable_files(&self) -> Vec<(&str, &str)> {
+        self.files
+            .iter()
+            .filter_map(|f| match &f.outcome {
+                FileOutcome::Unreadable(why) => Some((f.path.as_str(), why.as_str())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The counts of every file ingested by the run.
@@ -166,8 +189,13 @@ pub async fn ingest(
         report.removed.push(batch);
     }
 
-    let (deliveries, strays) = deliveries::list(incoming, until).await?;
+    let deliveries::Listing {
+        deliveries,
+        strays,
+        unlisted,
+    } = deliveries::list(incoming, until).await?;
     report.strays = strays;
+    report.unlisted = unlisted;
     progress.files(deliveries.len());
     let ledger = db.ingested_files().await?;
     let mut new = Vec::new();
@@ -179,11 +207,13 @@ pub async fn ingest(
         let outcome = if unchanged_object {
             FileOutcome::AlreadyIngested
         } else {
-            let fetched = deliveries::fetch(incoming, &delivery).await?;
-            match known {
-                Some(k) if k.sha256 == fetched.sha256 => FileOutcome::AlreadyIngested,
-                Some(_) => FileOutcome::Changed,
-                None => {
+            match (deliveries::fetch(incoming, &delivery).await, known) {
+                (Err(e), _) => FileOutcome::Unreadable(e.to_string()),
+                (Ok(fetched), Some(k)) if k.sha256 == fetched.sha256 => {
+                    FileOutcome::AlreadyIngested
+                }
+                (Ok(_), Some(_)) => FileOutcome::Changed,
+                (Ok(fetched), None) => {
                     new.push((delivery, fetched));
                     continue;
                 }
@@ -203,12 +233,13 @@ pub async fn ingest(
     }
     let master = MasterIndex::new(&db.master_data().await?);
     if !open.is_empty() {
-        let mut run = BatchRun::new(batch_name(&[], &open), &master);
+        // Named once its decisions are known (`retry`).
+        let mut run = BatchRun::new(String::new(), &master);
         report.retries = run.retry(db, open).await?;
         report.batches.extend(run.finish(db, lake).await?);
     }
     for day in new.chunk_by(|(a, _), (b, _)| a.date == b.date) {
-        let mut run = BatchRun::new(batch_name(day, &[]), &master);
+        let mut run = BatchRun::new(batch_name(day, &[], &[]), &master);
         for (delivery, fetched) in day {
             let counts = run.ingest_file(db, delivery, fetched).await?;
             run.record_file(delivery, fetched, &counts);
@@ -233,15 +264,24 @@ fn delivery_date(path: &str) -> &str {
 }
 
 /// A batch is named by what it read: its files (path and SHA-256), or the open rows it
-/// retried. The retries and each delivery date are batches of their own, committed one after
-/// the other, so that a run's memory is that of one day's deliveries.
-fn batch_name(files: &[(Delivery, Fetched)], open: &[OpenRow]) -> String {
+/// retried and those of them it accepted. The retries and each delivery date are batches of
+/// their own, committed one after the other, so that a run's memory is that of one day's
+/// deliveries.
+///
+/// A retry that accepts nothing writes nothing and is named like every other such retry of the
+/// same rows; one that accepts rows is named by them too, so it is a batch no close has seen
+/// (rows are accepted once): an event's billing never depends on a batch that accepted
+/// nothing (`statements.md`, "The close").
+fn batch_name(files: &[(Delivery, Fetched)], open: &[OpenRow], accepted: &[&OpenRow]) -> String {
     let mut hasher = Sha256::new();
     for (delivery, fetched) in files {
         hasher.update(format!("file\t{}\t{}\n", delivery.path, fetched.sha256));
     }
     for row in open {
         hasher.update(format!("open\t{}\t{}\n", row.file, row.line));
+    }
+    for row in accepted {
+        hasher.update(format!("accepted\t{}\t{}\n", row.file, row.line));
     }
     hex::encode(hasher.finalize())[..16].to_owned()
 }
@@ -288,6 +328,8 @@ type Asking = tokio::task::JoinHandle<Result<HashMap<String, i64>, DbError>>;
 #[derive(Default)]
 struct Chunk {
     lines: Vec<Line>,
+    /// Blank lines read (not rows, but reported).
+    blank: u64,
     text: String,
     /// Where the feed's columns are in the file's lines, when its header is right.
     positions: Option<Vec<usize>>,
@@ -384,7 +426,8 @@ impl<'m> BatchRun<'m> {
         Ok(())
     }
 
-    /// Retry the open quarantine, oldest first.
+    /// Retry the open quarantine, oldest first: decide every row, name the batch by what it
+    /// accepts ([`batch_name`]), then apply the decisions.
     async fn retry(
         &mut self,
         db: &Database,
@@ -396,7 +439,7 @@ impl<'m> BatchRun<'m> {
         };
         let mut splitter = FieldSplitter::new();
         let mut parsed = Vec::new();
-        for row in open {
+        for row in &open {
             let feed = Feed::from_name(&row.feed).ok_or_else(|| DbError::Corrupt {
                 table: "open_quarantine",
                 reason: format!("unknown feed {}", row.feed),
@@ -408,6 +451,7 @@ impl<'m> BatchRun<'m> {
             });
             parsed.push((row, feed, event));
         }
+        let mut decided = Vec::new();
         for feed in Feed::ALL {
             let ids: Vec<&str> = parsed
                 .iter()
@@ -415,37 +459,55 @@ impl<'m> BatchRun<'m> {
                 .filter_map(|(_, _, e)| e.as_ref().ok().map(|(e, _)| e.id.as_str()))
                 .collect();
             let found = db.accepted_contents(feed.name(), &ids).await?;
+            // Ids accepted by this retry so far (an open row may repeat another's id).
+            let mut taken: HashMap<&str, i64> = HashMap::new();
             for (row, _, event) in parsed.iter().filter(|(_, f, _)| *f == feed) {
                 let decision = match event {
                     Ok((event, content)) => {
-                        let earlier = self.earlier(event, &found);
-                        self.decide(event, *content, row.delivery_date, earlier)
+                        let earlier = taken
+                            .get(event.id.as_str())
+                            .copied()
+                            .or_else(|| found.get(&event.id).copied());
+                        let decision = self.decide(event, *content, row.delivery_date, earlier);
+                        if matches!(decision, Decision::Accept) {
+                            taken.insert(&event.id, *content);
+                        }
+                        decision
                     }
                     Err(rejection) => Decision::Quarantine(rejection.clone()),
                 };
-                let key = (row.file.clone(), row.line);
-                match decision {
-                    Decision::Accept => {
-                        let Ok((event, content)) = event.as_ref() else {
-                            unreachable!("accepted rows parsed")
-                        };
-                        self.accept(event, *content)?;
-                        counts.accepted += 1;
-                        self.commit.closed.push(key);
-                    }
-                    Decision::Quarantine(r) if r.reason.is_retried() => {
-                        counts.still_open += 1;
-                        let reason = r.reason.as_str().to_owned();
-                        self.commit.still_open.push(OpenRow {
-                            reason,
-                            detail: r.detail,
-                            ..row.clone()
-                        });
-                    }
-                    Decision::Duplicate | Decision::Quarantine(_) => {
-                        counts.closed += 1;
-                        self.commit.closed.push(key);
-                    }
+                decided.push((*row, event, decision));
+            }
+        }
+        let accepted: Vec<&OpenRow> = decided
+            .iter()
+            .filter(|(_, _, d)| matches!(d, Decision::Accept))
+            .map(|(row, _, _)| *row)
+            .collect();
+        self.commit.batch = batch_name(&[], &open, &accepted);
+        for (row, event, decision) in decided {
+            let key = (row.file.clone(), row.line);
+            match decision {
+                Decision::Accept => {
+                    let Ok((event, content)) = event.as_ref() else {
+                        unreachable!("accepted rows parsed")
+                    };
+                    self.accept(event, *content)?;
+                    counts.accepted += 1;
+                    self.commit.closed.push(key);
+                }
+                Decision::Quarantine(r) if r.reason.is_retried() => {
+                    counts.still_open += 1;
+                    let reason = r.reason.as_str().to_owned();
+                    self.commit.still_open.push(OpenRow {
+                        reason,
+                        detail: r.detail,
+                        ..row.clone()
+                    });
+                }
+                Decision::Duplicate | Decision::Quarantine(_) => {
+                    counts.closed += 1;
+                    self.commit.closed.push(key);
                 }
             }
         }
@@ -487,6 +549,7 @@ impl<'m> BatchRun<'m> {
             if let Some(following) = received.recv().await {
                 next = Some(self.ask(db, feed, following));
             }
+            counts.blank += chunk.blank;
             for line in chunk.lines {
                 counts.rows += 1;
                 let decision = match &line.parsed {
@@ -675,12 +738,35 @@ impl FileReader {
                     return true;
                 }
             };
+            let bytes = match bytes {
+                FileLine::Text(bytes) => bytes,
+                FileLine::TooLong(..) if !self.header_read => {
+                    self.header_read = true;
+                    self.positions = Err("the header line is too long".into());
+                    continue;
+                }
+                FileLine::TooLong(length, start) => {
+                    let raw = chunk.text.len();
+                    chunk.text.push_str(&String::from_utf8_lossy(start));
+                    let detail = format!(
+                        "the line is {length} bytes long, over the limit of {MAX_LINE} \
+                         (its first {MAX_LINE} bytes are kept)"
+                    );
+                    chunk.lines.push(Line {
+                        number,
+                        raw: raw..chunk.text.len(),
+                        parsed: Err(reject(QuarantineReason::Malformed, detail)),
+                    });
+                    continue;
+                }
+            };
             if !self.header_read {
                 self.header_read = true;
                 self.read_header(bytes);
                 continue;
             }
             if bytes.is_empty() {
+                chunk.blank += 1;
                 continue;
             }
             let start = chunk.text.len();

@@ -2,12 +2,19 @@
 //! S3-compatible store in production) that holds everything kakin produces, as Parquet in Hive
 //! layout (`lake.md`). The same type reaches the incoming area where collectors drop their logs.
 //!
-//! Every object appears whole or not at all: object_store's local store writes aside and renames,
-//! S3 makes an upload visible only when it completes. Parquet files are written with zstd and a
-//! fixed row-group size, in an order fixed by the caller, so that the same rows give the same
-//! bytes.
+//! Every object appears whole or not at all, and is durable before anything records it: a local
+//! file is written under `_staging/` (a folder Hive readers skip), synced, renamed into place and
+//! its folder synced; S3 makes an upload visible only when it completes, and a failed multipart
+//! upload is aborted. The staging left by a killed writer is removed by the next one
+//! ([`Location::remove_staging`]). Parquet files are written with zstd and a fixed row-group
+//! size, in an order fixed by the caller, so that the same rows give the same bytes.
+//!
+//! A local location is read and written with the file system itself, not through object_store:
+//! any file name a collector writes (spaces, `#`, `%`, `+`, non-ASCII) is listed as it is, and a
+//! symbolic link is never followed (it is reported as a stray).
 
 mod columns;
+mod local;
 mod parquet_file;
 mod scan;
 mod table;
@@ -18,7 +25,7 @@ pub use scan::scan_table;
 pub use table::{cells, Cell, Kind, Table};
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
@@ -87,13 +94,13 @@ impl Location {
             std::fs::create_dir_all(&dir)?;
             let store =
                 LocalFileSystem::new_with_prefix(&dir).map_err(|source| LakeError::Store {
-                    url: url.to_owned(),
+                    url: crate::domain::redacted(url),
                     source,
                 })?;
             return Ok(Location {
                 store: Arc::new(store),
                 prefix: String::new(),
-                url: url.into(),
+                url: crate::domain::redacted(url),
                 local: Some(dir),
             });
         }
@@ -103,30 +110,33 @@ impl Location {
                 .with_bucket_name(bucket)
                 .build()
                 .map_err(|source| LakeError::Store {
-                    url: url.to_owned(),
+                    url: crate::domain::redacted(url),
                     source,
                 })?;
             let prefix = prefix.trim_matches('/').to_owned();
             return Ok(Location {
                 store: Arc::new(store),
                 prefix,
-                url: url.into(),
+                url: crate::domain::redacted(url),
                 local: None,
             });
         }
-        Err(LakeError::UnsupportedUrl(url.to_owned()))
+        Err(LakeError::UnsupportedUrl(crate::domain::redacted(url)))
     }
 
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// The object path of `path`: as it is when it is a valid key (so that a key listed with
+    /// `%`, `#` or `+` in it is read back by the same key), else percent-encoded.
     fn full(&self, path: &str) -> ObjectPath {
-        if self.prefix.is_empty() {
-            ObjectPath::from(path)
+        let full = if self.prefix.is_empty() {
+            path.to_owned()
         } else {
-            ObjectPath::from(format!("{}/{path}", self.prefix))
-        }
+            format!("{}/{path}", self.prefix)
+        };
+        ObjectPath::parse(&full).unwrap_or_else(|_| ObjectPath::from(full))
     }
 
     fn relative(&self, full: &ObjectPath) -> String {
@@ -150,6 +160,9 @@ impl Location {
 
     /// Put `bytes` at `path`, whole or not at all.
     pub async fn put(&self, path: &str, bytes: Vec<u8>) -> LakeResult<()> {
+        if let Some(dir) = &self.local {
+            return Ok(local::put(dir, path, bytes).await?);
+        }
         let payload = PutPayload::from(Bytes::from(bytes));
         self.store
             .put(&self.full(path), payload)
@@ -158,18 +171,43 @@ impl Location {
         Ok(())
     }
 
-    /// Put the contents of a local file at `path`, streamed (multipart on S3).
+    /// Put the contents of a local file at `path`, streamed (multipart on S3, aborted when it
+    /// fails, so that no part is left stored).
     pub async fn put_file(&self, path: &str, file: &std::path::Path) -> LakeResult<()> {
+        if let Some(dir) = &self.local {
+            return Ok(local::put_file(dir, path, file).await?);
+        }
         let mut source = tokio::fs::File::open(file).await?;
         let mut upload =
             object_store::buffered::BufWriter::new(self.store.clone(), self.full(path));
-        tokio::io::copy(&mut source, &mut upload).await?;
-        upload.shutdown().await?;
+        let copied = async {
+            tokio::io::copy(&mut source, &mut upload).await?;
+            upload.shutdown().await
+        }
+        .await;
+        if let Err(e) = copied {
+            if let Err(abort) = upload.abort().await {
+                tracing::warn!("aborting the upload of {path}: {abort}");
+            }
+            return Err(e.into());
+        }
         Ok(())
+    }
+
+    /// Remove what killed writers left half-written (local staging files). Only the holder of
+    /// the writer lease calls it.
+    pub async fn remove_staging(&self) -> LakeResult<()> {
+        match &self.local {
+            Some(dir) => Ok(local::remove_staging(dir).await?),
+            None => Ok(()),
+        }
     }
 
     /// The whole object at `path`.
     pub async fn get(&self, path: &str) -> LakeResult<Bytes> {
+        if let Some(dir) = &self.local {
+            return Ok(Bytes::from(std::fs::read(local::file(dir, path))?));
+        }
         let result = self
             .store
             .get(&self.full(path))
@@ -180,6 +218,13 @@ impl Location {
 
     /// The whole object at `path`, or none when there is none.
     pub async fn get_if_present(&self, path: &str) -> LakeResult<Option<Bytes>> {
+        if let Some(dir) = &self.local {
+            return match std::fs::read(local::file(dir, path)) {
+                Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            };
+        }
         match self.store.get(&self.full(path)).await {
             Ok(result) => Ok(Some(result.bytes().await.map_err(|e| self.error(e))?)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -193,6 +238,9 @@ impl Location {
         path: &str,
         mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
     ) -> LakeResult<()> {
+        if let Some(dir) = &self.local {
+            return Ok(local::read_into(dir, path, sink)?);
+        }
         let result = self
             .store
             .get(&self.full(path))
@@ -207,20 +255,41 @@ impl Location {
 
     /// Every object under `prefix` (relative to the location), by path.
     pub async fn list(&self, prefix: &str) -> LakeResult<Vec<Entry>> {
+        let (entries, unlisted) = self.list_all(prefix).await?;
+        match unlisted.into_iter().next() {
+            None => Ok(entries),
+            Some(problem) => Err(LakeError::Io(std::io::Error::other(problem))),
+        }
+    }
+
+    /// Every object under `prefix` that can be read, by path, and a sentence for each that
+    /// cannot (a symbolic link, a name that is not UTF-8, a key object_store refuses such as one
+    /// with a `..` segment): a listing does not fail for one odd object.
+    pub async fn list_all(&self, prefix: &str) -> LakeResult<(Vec<Entry>, Vec<String>)> {
+        if let Some(dir) = &self.local {
+            return Ok(local::list(dir, prefix)?);
+        }
         let full = self.full(prefix);
-        let mut entries: Vec<Entry> = self
-            .store
-            .list(Some(&full))
-            .map_ok(|meta| Entry {
-                path: self.relative(&meta.location),
-                size: meta.size,
-                e_tag: meta.e_tag,
-            })
-            .try_collect()
-            .await
-            .map_err(|e| self.error(e))?;
+        let mut listing = self.store.list(Some(&full));
+        let (mut entries, mut unlisted) = (Vec::new(), Vec::new());
+        while let Some(item) = listing.next().await {
+            match item {
+                Ok(meta) => entries.push(Entry {
+                    path: self.relative(&meta.location),
+                    size: meta.size,
+                    e_tag: meta.e_tag,
+                }),
+                // One such key fails its whole page of the listing (and the pages after it):
+                // say so, so that the run is not taken for complete.
+                Err(object_store::Error::InvalidPath { source }) => unlisted.push(format!(
+                    "under {prefix}: a key object_store cannot read ({source}); the objects \
+                     listed with it were not seen: rename or remove it"
+                )),
+                Err(e) => return Err(self.error(e)),
+            }
+        }
         entries.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(entries)
+        Ok((entries, unlisted))
     }
 
     /// The objects under `prefixes` as local files, for readers that read files (polars).
@@ -277,6 +346,9 @@ impl Location {
     }
 
     pub async fn delete(&self, path: &str) -> LakeResult<()> {
+        if let Some(dir) = &self.local {
+            return Ok(local::delete(dir, path).await?);
+        }
         match self.store.delete(&self.full(path)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.error(e)),
