@@ -331,6 +331,11 @@ async fn a_killed_reissue_is_finished_before_the_next_close_takes_a_number() {
             "{}",
             stdout(&out)
         );
+        // June has a slip but no event: the close is refused until finance says so.
+        let refused = site.run(&["close", "2023-06"], None);
+        assert_eq!(refused.status.code(), Some(1));
+        let said = text(&refused.stderr);
+        assert!(said.contains("2023-06 has no accepted event"), "{said}");
         let out = site.run(&["close", "2023-06", "--allow-empty"], None);
         assert!(
             stdout(&out).contains("請求書 1700002 229999000"),

@@ -47,8 +47,8 @@ fn file_function(sql: &str) -> Option<String> {
             (None, rest.find('\n').map_or(sql.len(), |e| i + e))
         } else if rest.starts_with("/*") {
             (None, rest.find("*/").map_or(sql.len(), |e| i + e + 2))
-        } else if rest.starts_with('\'') {
-            (None, rest[1..].find('\'').map_or(sql.len(), |e| i + e + 2))
+        } else if let Some(literal) = rest.strip_prefix('\'') {
+            (None, literal.find('\'').map_or(sql.len(), |e| i + e + 2))
         } else if let Some(quoted) = rest.strip_prefix('"').or(rest.strip_prefix('`')) {
             let end = quoted.find(['"', '`']).unwrap_or(quoted.len());
             (Some(&quoted[..end]), i + end + 2)
