@@ -307,6 +307,15 @@ impl S3Server {
         S3Server { child, env }
     }
 
+    /// kakin's settings on this server: the lake in bucket `lake`, deliveries in `incoming`.
+    fn site_env(&self, database_url: &str) -> Vec<(&'static str, String)> {
+        let mut env = self.env.clone();
+        env.push(("KAKIN_DATABASE_URL", database_url.to_owned()));
+        env.push(("KAKIN_LAKE_URL", "s3://lake/kakin".into()));
+        env.push(("KAKIN_INCOMING_URL", "s3://incoming".into()));
+        env
+    }
+
     fn s3(&self, args: &[&str]) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/s3.py");
         let out = Command::new("python3")
@@ -344,10 +353,7 @@ async fn the_same_ingest_and_close_against_a_real_s3_server_write_the_same_lake(
     server.s3(&["upload", incoming.to_str().unwrap(), "incoming"]);
     let scratch = ScratchDatabase::postgres().await;
     let work = tempfile::tempdir().unwrap();
-    let mut env = server.env.clone();
-    env.push(("KAKIN_DATABASE_URL", scratch.url.clone()));
-    env.push(("KAKIN_LAKE_URL", "s3://lake/kakin".into()));
-    env.push(("KAKIN_INCOMING_URL", "s3://incoming".into()));
+    let env = server.site_env(&scratch.url);
     let master = local.dir.path().join("demo/master");
     let out = run(&mut kakin(
         work.path(),
@@ -412,10 +418,7 @@ async fn an_s3_key_object_store_cannot_read_is_reported_and_fails_the_run_until_
     server.s3(&["put", "incoming", dotted, play]);
     let scratch = ScratchDatabase::sqlite();
     let work = tempfile::tempdir().unwrap();
-    let mut env = server.env.clone();
-    env.push(("KAKIN_DATABASE_URL", scratch.url.clone()));
-    env.push(("KAKIN_LAKE_URL", "s3://lake/kakin".into()));
-    env.push(("KAKIN_INCOMING_URL", "s3://incoming".into()));
+    let env = server.site_env(&scratch.url);
     let master = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement/master");
     let out = run(&mut kakin(
         work.path(),

@@ -194,6 +194,12 @@ impl Network {
             .unwrap();
     }
 
+    /// The close of `closing` as finance runs it, with no override.
+    async fn close(&self, closing: &str) -> Result<close::CloseReport, close::CloseError> {
+        let overrides = Overrides::default();
+        close_month(&self.db, &self.lake, SETTINGS, month(closing), overrides).await
+    }
+
     /// September ingested and closed.
     async fn september_closed(scratch: ScratchDatabase) -> Network {
         let network = Network::new(scratch).await;
@@ -850,15 +856,7 @@ async fn a_row_retried_night_after_night_and_accepted_after_a_close_is_billed_by
         for night in ["2026-09-10", "2026-09-11", "2026-09-20", "2026-09-30"] {
             network.ingest(night).await;
         }
-        close_month(
-            &network.db,
-            &network.lake,
-            SETTINGS,
-            month("2026-09"),
-            Overrides::default(),
-        )
-        .await
-        .unwrap();
+        network.close("2026-09").await.unwrap();
         network.ingest("2026-10-01").await;
         // On 10-05 the key-chip is imported; that night's retry accepts the row.
         import(
@@ -871,15 +869,7 @@ async fn a_row_retried_night_after_night_and_accepted_after_a_close_is_billed_by
         .await;
         network.ingest("2026-10-05").await;
         network.ingest("2026-10-31").await;
-        close_month(
-            &network.db,
-            &network.lake,
-            SETTINGS,
-            month("2026-10"),
-            Overrides::default(),
-        )
-        .await
-        .unwrap();
+        network.close("2026-10").await.unwrap();
 
         let columns = "play_month,keychip_id,charge_code,count,amount";
         let billed_in = |closing: &str| -> Vec<String> {
@@ -963,15 +953,7 @@ async fn a_close_refuses_an_empty_month_and_one_after_a_failed_ingest_unless_tol
     for scratch in ScratchDatabase::each().await {
         let network = Network::new(scratch).await;
         let september = month("2026-09");
-        let refused = close_month(
-            &network.db,
-            &network.lake,
-            SETTINGS,
-            september,
-            Overrides::default(),
-        )
-        .await
-        .unwrap_err();
+        let refused = network.close("2026-09").await.unwrap_err();
         assert!(
             matches!(&refused, close::CloseError::Unsafe(why) if why.contains("no accepted event")),
             "{refused}"
@@ -989,15 +971,7 @@ async fn a_close_refuses_an_empty_month_and_one_after_a_failed_ingest_unless_tol
             )
             .await
             .unwrap();
-        let refused = close_month(
-            &network.db,
-            &network.lake,
-            SETTINGS,
-            september,
-            Overrides::default(),
-        )
-        .await
-        .unwrap_err();
+        let refused = network.close("2026-09").await.unwrap_err();
         assert!(
             matches!(&refused, close::CloseError::Unsafe(why) if why.contains("last ingest run")),
             "{refused}"
