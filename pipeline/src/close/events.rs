@@ -7,7 +7,7 @@
 //! file per batch and play date (`plays/play_date=D/<batch>.parquet`), that rule picks whole
 //! files: the events are read from the billed files only, and no row is tested.
 
-use crate::domain::{parse_date, Month, Parse, PaymentMethod};
+use crate::domain::{parse_date, ChargeCode, KeychipId, Month, Parse, PaymentMethod, ProductCode};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -16,18 +16,18 @@ use std::path::{Path, PathBuf};
 /// Plays of one key-chip, charge and day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyPlays {
-    pub keychip: String,
+    pub keychip: KeychipId,
     pub date: NaiveDate,
-    pub charge: String,
+    pub charge: ChargeCode,
     pub count: i64,
 }
 
 /// Purchases of one key-chip, product, payment method, unit price and day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DailyPurchases {
-    pub keychip: String,
+    pub keychip: KeychipId,
     pub date: NaiveDate,
-    pub product: String,
+    pub product: ProductCode,
     pub method: PaymentMethod,
     pub unit_price: i64,
     pub quantity: i64,
@@ -61,9 +61,9 @@ pub fn billed(
             let counts = daily.column("count")?.i64()?;
             (0..daily.height())
                 .map(|i| DailyPlays {
-                    keychip: keychips.get(i).unwrap_or_default().to_owned(),
+                    keychip: code(keychips.get(i)),
                     date: date(dates.get(i)),
-                    charge: charges.get(i).unwrap_or_default().to_owned(),
+                    charge: code(charges.get(i)),
                     count: counts.get(i).unwrap_or_default(),
                 })
                 .collect()
@@ -91,9 +91,9 @@ pub fn billed(
             );
             (0..daily.height())
                 .map(|i| DailyPurchases {
-                    keychip: keychips.get(i).unwrap_or_default().to_owned(),
+                    keychip: code(keychips.get(i)),
                     date: date(dates.get(i)),
-                    product: products.get(i).unwrap_or_default().to_owned(),
+                    product: code(products.get(i)),
                     method: PaymentMethod::parse(methods.get(i).unwrap_or_default())
                         .expect("the lake holds accepted payment methods"),
                     unit_price: prices.get(i).unwrap_or_default(),
@@ -103,6 +103,11 @@ pub fn billed(
         }
     };
     Ok((plays, purchases))
+}
+
+/// A code of an accepted event: ingest parsed it before the lake took it.
+fn code<T: Parse>(text: Option<&str>) -> T {
+    T::parse(text.unwrap_or_default()).expect("the lake holds accepted events' codes")
 }
 
 fn date(text: Option<&str>) -> NaiveDate {

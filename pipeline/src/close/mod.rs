@@ -9,20 +9,24 @@
 //! command shows the close and no number is taken; a killed close is finished by running it
 //! again, which writes the same bytes.
 
+mod attribution;
 mod events;
+mod invoicing;
+mod pricing;
 mod reissue;
 mod statements;
 mod tables;
+mod totals;
 
+pub use attribution::{attribute, Place, PlacedDay, Usage};
+pub use invoicing::{Invoice, InvoiceLine, LAST_INVOICE_NUMBER};
+pub use pricing::{BillingDetail, PaymentDetail, ReferenceRow};
 pub use reissue::{finish_rewrites, reissue, void_invoice, ReissueReport};
-pub use statements::{
-    attribute, payment_totals, statements, BillingDetail, Invoice, InvoiceLine, PaymentDetail,
-    PaymentFigures, PaymentTotals, Place, PlacedDay, Rates, ReferenceRow, Statements, Usage,
-};
+pub use statements::{statements, Statements};
 pub use tables::{path as table_path, Area, INVOICE_TABLES, STATEMENT_TABLES};
 
 use crate::db::{Database, DbError, InvoiceRecord};
-use crate::domain::{MasterData, Month, Parse, PartnerCode};
+use crate::domain::{MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates};
 use crate::lake::{LakeError, LocalCopy, Location};
 use chrono::{Datelike, NaiveDate};
 use std::collections::BTreeMap;

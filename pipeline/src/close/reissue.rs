@@ -10,11 +10,17 @@
 //! one transaction, the commit point. A killed void or reissue is finished by the next writer,
 //! before it takes any number ([`finish_rewrites`]).
 
-use super::statements::{statements, Invoice, PaymentTotals, Place, PlacedDay, Rates, Usage};
+use super::attribution::{Place, PlacedDay, Usage};
+use super::invoicing::Invoice;
+use super::statements::statements;
 use super::tables::{self, Area};
 use super::{CloseError, CloseSettings};
 use crate::db::{Database, InvoiceRecord, PendingRewrite, RewriteKind};
-use crate::domain::{Month, Parse, PartnerCode, PaymentMethod};
+use crate::domain::{
+    ChargeCode, KeychipId, Month, Parse, ParseError, PartnerCode, PaymentMethod, ProductCode,
+    StoreCode,
+};
+use crate::domain::{PaymentTotals, Rates};
 use crate::lake::{Columns, Location};
 use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
 use std::sync::Arc;
@@ -266,12 +272,16 @@ async fn recorded_days(
                 .has("product_code")
                 .then(|| rows.text("product_code", i))
                 .flatten();
+            // The close wrote these codes: they parse, or the table is not the close's.
+            let parsed = |column: &str, e: ParseError| {
+                CloseError::Refused(format!("{table}: {column}: {e}"))
+            };
             let usage = match (charge, product) {
                 (Some(charge), _) => Usage::Plays {
-                    charge: charge.to_owned(),
+                    charge: ChargeCode::parse(charge).map_err(|e| parsed("charge_code", e))?,
                 },
                 (None, Some(product)) => Usage::Purchases {
-                    product: product.to_owned(),
+                    product: ProductCode::parse(product).map_err(|e| parsed("product_code", e))?,
                     method: rows
                         .has("payment_method")
                         .then(|| rows.text("payment_method", i))
@@ -281,13 +291,13 @@ async fn recorded_days(
                 (None, None) => unreachable!("a daily row names its charge or product"),
             };
             let store = rows.text("store_code", i).unwrap_or_default();
+            let keychip = rows.text("keychip_id", i).unwrap_or_default();
             days.push(PlacedDay {
                 place: Place {
                     partner: partner.clone(),
-                    store: crate::domain::StoreCode::parse(store)
-                        .map_err(|e| CloseError::Refused(format!("{table}: {e}")))?,
+                    store: StoreCode::parse(store).map_err(|e| parsed("store_code", e))?,
                     play_month: Month::of(date),
-                    keychip: rows.text("keychip_id", i).unwrap_or_default().to_owned(),
+                    keychip: KeychipId::parse(keychip).map_err(|e| parsed("keychip_id", e))?,
                 },
                 date,
                 usage,

@@ -1,8 +1,11 @@
 //! The statement tables of a close as the lake holds them (`lake.md`, "Statement tables"):
 //! `<table>/closing_month=M/part-0.parquet`, rows in the order of their keys, names copied in.
 
-use super::statements::{Invoice, PaymentTotals, Place, Statements};
+use super::attribution::Place;
+use super::invoicing::Invoice;
+use super::statements::Statements;
 use crate::db::InvoiceRecord;
+use crate::domain::PaymentTotals;
 use crate::domain::{MasterData, Month, Parse, PartnerCode, StoreCode, Text, TitleCode};
 use crate::lake::cells::{decimal, int, optional, text};
 use crate::lake::{Cell, Columns, Kind, LakeResult, Location, Table};

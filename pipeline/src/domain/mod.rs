@@ -11,6 +11,7 @@ mod records;
 mod registration;
 mod secrets;
 mod time;
+mod totals;
 
 pub use codes::*;
 pub use money::*;
@@ -19,6 +20,7 @@ pub use records::*;
 pub use registration::RegistrationNumber;
 pub use secrets::redacted;
 pub use time::*;
+pub use totals::*;
 
 /// Why a value did not parse: a sentence for the operator, without the value's location.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -126,6 +126,13 @@ pub fn tax_included(amount: i64, t: Decimal) -> Result<Yen, Overflow> {
     truncate(part)
 }
 
+/// An operator's sale's refund unit price (支払明細): its price less the fee, half-up to 2
+/// decimal places (5,000 less 3 % → 4,850; 110 less 5 % → 104.50).
+pub fn refund_unit_price(price: i64, fee: Decimal) -> Decimal {
+    let refund = Decimal::from(price) * (Decimal::ONE_HUNDRED - fee) / Decimal::ONE_HUNDRED;
+    refund.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
 /// The sum of whole amounts (or counts), checked.
 pub fn checked_sum(values: impl IntoIterator<Item = i64>) -> Result<i64, Overflow> {
     values

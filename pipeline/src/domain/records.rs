@@ -104,3 +104,34 @@ pub struct MasterData {
     pub products: BTreeMap<(ProductCode, NaiveDate), Product>,
     pub rates: BTreeMap<(RateName, NaiveDate), Rate>,
 }
+
+/// The row of `rows` (keyed by code and `valid_from`) in force on `date`: the last that starts
+/// on or before it, if it has not ended (one code's intervals never overlap).
+fn in_force<'a, K: Ord + Clone, V>(
+    rows: &'a BTreeMap<(K, NaiveDate), V>,
+    code: &K,
+    date: NaiveDate,
+    validity: impl Fn(&V) -> Validity,
+) -> Option<&'a V> {
+    let (_, row) = rows
+        .range((code.clone(), NaiveDate::MIN)..=(code.clone(), date))
+        .next_back()?;
+    validity(row).contains(date).then_some(row)
+}
+
+impl MasterData {
+    /// Which store held key-chip `id` on `date`.
+    pub fn keychip_on(&self, id: &KeychipId, date: NaiveDate) -> Option<&KeychipAssignment> {
+        in_force(&self.keychips, id, date, |k| k.validity)
+    }
+
+    /// Charge `code` as in force on `date`.
+    pub fn charge_on(&self, code: &ChargeCode, date: NaiveDate) -> Option<&Charge> {
+        in_force(&self.charges, code, date, |c| c.validity)
+    }
+
+    /// Product `code` as in force on `date`.
+    pub fn product_on(&self, code: &ProductCode, date: NaiveDate) -> Option<&Product> {
+        in_force(&self.products, code, date, |p| p.validity)
+    }
+}

@@ -5,7 +5,8 @@
 
 use super::cells::Cell;
 use super::{matches, ExportError, ExportRequest};
-use crate::close::{payment_totals, table_path, Area, PaymentFigures, PaymentTotals, Rates};
+use crate::close::{table_path, Area};
+use crate::domain::{payment_totals, PaymentFigures, PaymentTotals, Rates};
 use crate::domain::{AdjustmentKind, Month, Parse, PaymentMethod};
 use crate::lake::{Columns, Location};
 use std::collections::BTreeMap;

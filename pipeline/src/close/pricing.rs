@@ -1,0 +1,335 @@
+//! Pricing: 請求明細, 支払明細 and 参考情報 (`statements.md`, "請求明細 — billing details",
+//! "支払明細 — payment details", "参考情報 — reference info"). A day's counts are priced by the
+//! charge or product in force that day, so a price (or tax rate) that changes inside a month
+//! makes two rows; a row's amount is half-up(count × unit price), and each day of its daily view
+//! is rounded on its own. An operator's sale pays back its price less the fee (`EMONEY_FEE` or
+//! `AIMEPAY_FEE`), half-up to 2 decimal places.
+
+use super::attribution::{Place, PlacedDay, Usage};
+use super::statements::overflow;
+use super::CloseError;
+use crate::domain::*;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+/// The count of each day of a detail row (the daily views).
+pub type Days = BTreeMap<NaiveDate, i64>;
+
+/// 請求明細: per partner, store, play month, key-chip, charge and unit price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingDetail {
+    pub place: Place,
+    pub charge: Charge,
+    pub count: i64,
+    pub amount: i64,
+    pub days: Days,
+}
+
+impl BillingDetail {
+    /// The daily view: each day's count and its own half-up amount.
+    pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, i64)> + '_ {
+        let price = self.charge.unit_price.0;
+        self.days
+            .iter()
+            .map(move |(&date, &count)| (date, count, day_amount(count, price)))
+    }
+}
+
+/// 支払明細: a commission charge, or an operator's product per payment method and price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentDetail {
+    pub place: Place,
+    pub title: TitleCode,
+    /// The charge (commissions) or the product.
+    pub code: String,
+    pub product_name: Text,
+    pub category: Text,
+    pub method: Option<PaymentMethod>,
+    pub count: i64,
+    /// `None` for commissions (shown `-`).
+    pub unit_price: Option<i64>,
+    pub amount: Option<i64>,
+    pub refund_unit_price: Decimal,
+    pub refund_amount: i64,
+    pub days: Days,
+}
+
+impl PaymentDetail {
+    /// The charge (commissions) and the product (sales): one of them is set.
+    pub fn codes(&self) -> (Option<&str>, Option<&str>) {
+        match self.method {
+            None => (Some(&self.code), None),
+            Some(_) => (None, Some(&self.code)),
+        }
+    }
+
+    /// The table's key order: where, title, charge or product (sales first), method, price.
+    fn key(&self) -> PaymentKey<'_> {
+        (
+            &self.place,
+            &self.title,
+            self.codes(),
+            self.method,
+            self.unit_price,
+            self.refund_unit_price,
+        )
+    }
+}
+
+type PaymentKey<'a> = (
+    &'a Place,
+    &'a TitleCode,
+    (Option<&'a str>, Option<&'a str>),
+    Option<PaymentMethod>,
+    Option<i64>,
+    Decimal,
+);
+
+/// A day of a payment detail: count, amount (none for commissions) and refund amount.
+pub type PaymentDay = (NaiveDate, i64, Option<i64>, i64);
+
+impl PaymentDetail {
+    /// The daily view, each day rounded on its own.
+    pub fn daily(&self) -> impl Iterator<Item = PaymentDay> + '_ {
+        self.days.iter().map(|(&date, &count)| {
+            (
+                date,
+                count,
+                self.unit_price
+                    .map(|price| day_amount(count, Decimal::from(price))),
+                day_amount(count, self.refund_unit_price),
+            )
+        })
+    }
+}
+
+/// 参考情報: a platform product per unit price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceRow {
+    pub place: Place,
+    pub title: TitleCode,
+    pub product: ProductCode,
+    pub product_name: Text,
+    pub category: Text,
+    pub count: i64,
+    pub unit_price: i64,
+    pub amount: i64,
+    pub days: Days,
+}
+
+impl ReferenceRow {
+    pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, i64)> + '_ {
+        let price = Decimal::from(self.unit_price);
+        self.days
+            .iter()
+            .map(move |(&date, &count)| (date, count, day_amount(count, price)))
+    }
+}
+
+impl PaymentDetail {
+    pub fn figures(&self) -> PaymentFigures {
+        PaymentFigures {
+            method: self.method,
+            count: self.count,
+            amount: self.amount,
+            refund_unit_price: self.refund_unit_price,
+        }
+    }
+}
+
+/// half-up(`count` × `price`) of one day of a detail row whose month was computed with
+/// checked arithmetic: a day's count is part of its month's, so its amount fits too.
+fn day_amount(count: i64, price: Decimal) -> i64 {
+    amount(count, price).expect("a day's amount is within its month's")
+}
+
+/// half-up(`count` × `price`), checked.
+pub(super) fn amount(count: i64, price: Decimal) -> Result<i64, Overflow> {
+    Ok(half_up(times(count, price)?)?.0)
+}
+
+/// Count a day into the detail row of `key`, starting the row from `start`.
+fn count_day<K: Ord, V>(
+    rows: &mut BTreeMap<K, (V, Days)>,
+    key: K,
+    start: impl FnOnce() -> V,
+    day: &PlacedDay,
+) {
+    *rows
+        .entry(key)
+        .or_insert_with(|| (start(), Days::new()))
+        .1
+        .entry(day.date)
+        .or_default() += day.count;
+}
+
+fn total(days: &Days) -> Result<i64, Overflow> {
+    checked_sum(days.values().copied())
+}
+
+/// The detail tables of a close, each in the order of its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Details {
+    pub billing: Vec<BillingDetail>,
+    pub payments: Vec<PaymentDetail>,
+    pub reference: Vec<ReferenceRow>,
+}
+
+/// Price the days a close bills into its detail tables. Days whose charge or product is not in
+/// force are listed as the error; a figure that does not fit names its partner.
+pub fn details(
+    master: &MasterData,
+    rates: Rates,
+    days: &[PlacedDay],
+) -> Result<Details, CloseError> {
+    let mut unpriced = Vec::new();
+    // A row per unit price (by value: 100 and 100.00 are one price) and, for billing, per tax
+    // rate: a change of either inside a month makes two rows, each day priced as it was.
+    let mut billing: BTreeMap<(Place, ChargeCode, Decimal, Decimal), (Charge, Days)> =
+        BTreeMap::new();
+    let mut commissions: BTreeMap<(Place, ChargeCode, Decimal), (Charge, Days)> = BTreeMap::new();
+    // Platform sales are not split by payment method: their key has none.
+    type ProductKey = (Place, ProductCode, Option<PaymentMethod>, i64);
+    let mut sold: BTreeMap<ProductKey, (Product, Days)> = BTreeMap::new();
+    for day in days {
+        match &day.usage {
+            Usage::Plays { charge } => {
+                let Some(charge) = master.charge_on(charge, day.date) else {
+                    unpriced.push(format!("charge {charge} is not in force on {}", day.date));
+                    continue;
+                };
+                let (place, code, price) =
+                    (day.place.clone(), charge.code.clone(), charge.unit_price.0);
+                match charge.kind {
+                    ChargeKind::Billing => {
+                        let key = (place, code, price, charge.tax_rate.0);
+                        count_day(&mut billing, key, || charge.clone(), day);
+                    }
+                    ChargeKind::Commission => {
+                        count_day(
+                            &mut commissions,
+                            (place, code, price),
+                            || charge.clone(),
+                            day,
+                        );
+                    }
+                }
+            }
+            Usage::Purchases { product, method } => {
+                let Some(product) = master.product_on(product, day.date) else {
+                    unpriced.push(format!("product {product} is not in force on {}", day.date));
+                    continue;
+                };
+                let method = match product.settlement {
+                    Settlement::Platform => None,
+                    Settlement::Operator if method.is_none() => {
+                        unpriced.push(format!(
+                            "product {} was sold on {} by an unknown payment method",
+                            product.code, day.date
+                        ));
+                        continue;
+                    }
+                    Settlement::Operator => *method,
+                };
+                let key = (
+                    day.place.clone(),
+                    product.code.clone(),
+                    method,
+                    product.unit_price.0,
+                );
+                count_day(&mut sold, key, || product.clone(), day);
+            }
+        }
+    }
+    if !unpriced.is_empty() {
+        unpriced.sort();
+        unpriced.dedup();
+        return Err(CloseError::Unbillable(unpriced));
+    }
+
+    let mut billed = Vec::new();
+    for ((place, _, price, _), (charge, days)) in billing {
+        let count = total(&days).map_err(overflow(&place.partner))?;
+        billed.push(BillingDetail {
+            amount: amount(count, price).map_err(overflow(&place.partner))?,
+            count,
+            place,
+            charge,
+            days,
+        });
+    }
+    let mut payments = Vec::new();
+    for ((place, _, price), (charge, days)) in commissions {
+        let count = total(&days).map_err(overflow(&place.partner))?;
+        payments.push(PaymentDetail {
+            title: charge.title.clone(),
+            code: charge.code.to_string(),
+            product_name: charge.item_name.clone(),
+            category: charge.charge_name.clone(),
+            method: None,
+            count,
+            unit_price: None,
+            amount: None,
+            refund_unit_price: price,
+            refund_amount: amount(count, price).map_err(overflow(&place.partner))?,
+            place,
+            days,
+        });
+    }
+    let mut reference = Vec::new();
+    for ((place, _, method, price), (product, days)) in sold {
+        let partner = place.partner.clone();
+        let overflow = overflow(&partner);
+        let count = total(&days).map_err(&overflow)?;
+        let sales = count
+            .checked_mul(price)
+            .ok_or(Overflow)
+            .map_err(&overflow)?;
+        match product.settlement {
+            Settlement::Operator => {
+                let fee = match method {
+                    Some(PaymentMethod::Aimepay) => rates.aimepay_fee,
+                    _ => rates.emoney_fee,
+                };
+                let refund_unit_price = refund_unit_price(price, fee);
+                payments.push(PaymentDetail {
+                    title: product.title.clone(),
+                    code: product.code.to_string(),
+                    product_name: product.product_name.clone(),
+                    category: product.category.clone(),
+                    method,
+                    count,
+                    unit_price: Some(price),
+                    amount: Some(sales),
+                    refund_unit_price,
+                    refund_amount: amount(count, refund_unit_price).map_err(&overflow)?,
+                    place,
+                    days,
+                });
+            }
+            Settlement::Platform => reference.push(ReferenceRow {
+                title: product.title.clone(),
+                product: product.code.clone(),
+                product_name: product.product_name.clone(),
+                category: product.category.clone(),
+                count,
+                unit_price: price,
+                amount: sales,
+                place,
+                days,
+            }),
+        }
+    }
+    payments.sort_by(|a, b| a.key().cmp(&b.key()));
+    reference.sort_by(|a, b| {
+        let key = |r: &ReferenceRow| (r.place.clone(), r.title.clone(), r.product.clone());
+        key(a).cmp(&key(b))
+    });
+
+    Ok(Details {
+        billing: billed,
+        payments,
+        reference,
+    })
+}
