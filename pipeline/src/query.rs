@@ -4,8 +4,10 @@
 //! closes that are committed, and `provisional_<table>` for the month to date. Events of an
 //! ingest run that did not commit are not shown.
 
-use crate::close::{INVOICE_TABLES, STATEMENT_TABLES};
 use crate::db::{Database, DbError};
+use crate::lake::layout::{
+    master_path, Area, EventTable, StatementTable, MASTER_TABLES, QUARANTINE,
+};
 use crate::lake::{scan_table, LakeError, Location};
 use polars::prelude::*;
 use polars::sql::SQLContext;
@@ -22,10 +24,6 @@ pub enum QueryError {
     #[error("lake: {0}")]
     Lake(#[from] LakeError),
 }
-
-const MASTER_TABLES: [&str; 7] = [
-    "partners", "stores", "titles", "keychips", "charges", "products", "rates",
-];
 
 /// What each query may see: the committed batches and closes.
 struct Committed {
@@ -102,14 +100,15 @@ pub async fn query(db: &Database, lake: &Location, sql: &str) -> Result<DataFram
 fn run(root: &Path, committed: &Committed, sql: &str) -> Result<DataFrame, QueryError> {
     let mut context = SQLContext::new();
     for table in MASTER_TABLES {
-        let file = root.join("master").join(format!("{table}.parquet"));
+        let file = root.join(master_path(table));
         if file.exists() {
             let path = PlRefPath::new(file.display().to_string());
             context.register(table, LazyFrame::scan_parquet(path, Default::default())?);
         }
     }
     let batches = Series::new("batches".into(), &committed.batches);
-    for table in ["plays", "purchases", "quarantine"] {
+    let events = EventTable::ALL.map(EventTable::name);
+    for table in events.into_iter().chain([QUARANTINE]) {
         if let Some(rows) = scan(root, table)? {
             context.register(
                 table,
@@ -118,18 +117,18 @@ fn run(root: &Path, committed: &Committed, sql: &str) -> Result<DataFrame, Query
         }
     }
     let closes = Series::new("closes".into(), &committed.closes);
-    for table in STATEMENT_TABLES.iter().chain(&INVOICE_TABLES) {
-        if let Some(rows) = scan(root, table)? {
+    for table in StatementTable::ALL {
+        let name = table.name();
+        if let Some(rows) = scan(root, &table.folder(Area::Closed))? {
             let closed = col("closing_month").is_in(lit(closes.clone()).implode(false), false);
-            context.register(table, rows.filter(closed));
+            context.register(name, rows.filter(closed));
         }
-        let provisional = format!("provisional/{table}");
-        if let Some(rows) = scan(root, &provisional)? {
+        if let Some(rows) = scan(root, &table.folder(Area::Provisional))? {
             let open = match &committed.last_close {
                 Some(last) => col("closing_month").gt(lit(last.clone())),
                 None => lit(true),
             };
-            context.register(&format!("provisional_{table}"), rows.filter(open));
+            context.register(&format!("provisional_{name}"), rows.filter(open));
         }
     }
     let plan = context.execute(sql).map_err(|e| {

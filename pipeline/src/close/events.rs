@@ -8,6 +8,7 @@
 //! files: the events are read from the billed files only, and no row is tested.
 
 use crate::domain::{parse_date, ChargeCode, KeychipId, Month, Parse, PaymentMethod, ProductCode};
+use crate::lake::layout::{partition_date, EventTable};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -50,7 +51,7 @@ pub fn billed(
         seen: &seen,
     };
     let keys = ["keychip_id", "play_date", "charge_code"];
-    let plays = match billed.daily("plays", &keys, "count")? {
+    let plays = match billed.daily(EventTable::Plays, &keys, "count")? {
         None => Vec::new(),
         Some(daily) => {
             let (keychips, dates, charges) = (
@@ -76,7 +77,7 @@ pub fn billed(
         "payment_method",
         "unit_price",
     ];
-    let purchases = match billed.daily("purchases", &keys, "quantity")? {
+    let purchases = match billed.daily(EventTable::Purchases, &keys, "quantity")? {
         None => Vec::new(),
         Some(daily) => {
             let (keychips, dates, products, methods) = (
@@ -127,18 +128,15 @@ impl Billed<'_> {
     /// The files of `table` this close bills, by play date: those of committed batches, with
     /// play dates up to `until`, whose batch this close sees first (play months up to `month`)
     /// or whose play month is `month`.
-    fn files(&self, table: &str) -> std::io::Result<BTreeMap<NaiveDate, Vec<PathBuf>>> {
+    fn files(&self, table: EventTable) -> std::io::Result<BTreeMap<NaiveDate, Vec<PathBuf>>> {
         let mut files: BTreeMap<NaiveDate, Vec<PathBuf>> = BTreeMap::new();
-        let Ok(partitions) = std::fs::read_dir(self.root.join(table)) else {
+        let Ok(partitions) = std::fs::read_dir(self.root.join(table.name())) else {
             return Ok(files);
         };
         for partition in partitions {
             let partition = partition?;
             let name = partition.file_name();
-            let date = name
-                .to_str()
-                .and_then(|n| n.split_once('='))
-                .and_then(|(_, d)| parse_date(d).ok());
+            let date = name.to_str().and_then(partition_date);
             let Some(date) = date.filter(|d| *d <= self.until) else {
                 continue;
             };
@@ -168,7 +166,12 @@ impl Billed<'_> {
     /// The daily sums of `measure` per `keys` (the second being the date, which the
     /// partition gives) over the files of `table` this close bills, sorted by the keys; none
     /// when no file is billed. Each day's files are summed on their own, the days in parallel.
-    fn daily(&self, table: &str, keys: &[&str], measure: &str) -> PolarsResult<Option<DataFrame>> {
+    fn daily(
+        &self,
+        table: EventTable,
+        keys: &[&str],
+        measure: &str,
+    ) -> PolarsResult<Option<DataFrame>> {
         let files = self.files(table)?;
         if files.is_empty() {
             return Ok(None);

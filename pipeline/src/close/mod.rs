@@ -23,10 +23,10 @@ pub use invoicing::{Invoice, InvoiceLine, LAST_INVOICE_NUMBER};
 pub use pricing::{BillingDetail, PaymentDetail, ReferenceRow};
 pub use reissue::{finish_rewrites, reissue, void_invoice, ReissueReport};
 pub use statements::{statements, Statements};
-pub use tables::{path as table_path, Area, INVOICE_TABLES, STATEMENT_TABLES};
 
 use crate::db::{Database, DbError, InvoiceRecord};
 use crate::domain::{MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates};
+use crate::lake::layout::{closing_month_of, Area, StatementTable, PROVISIONAL};
 use crate::lake::{LakeError, LocalCopy, Location};
 use chrono::{Datelike, NaiveDate};
 use std::collections::BTreeMap;
@@ -361,7 +361,7 @@ async fn previous_pay(
     lake: &Location,
     month: Month,
 ) -> Result<BTreeMap<PartnerCode, i64>, CloseError> {
-    let path = tables::path(Area::Closed, "payment_totals", month);
+    let path = StatementTable::PaymentTotals.path(Area::Closed, month);
     Ok(match lake.get_batch(&path).await? {
         Some(totals) => tables::all_titles_pay(&totals),
         None => BTreeMap::new(),
@@ -388,8 +388,8 @@ pub async fn refresh(
 ) -> Result<Vec<RefreshReport>, CloseError> {
     let last_closed = db.last_closed_month().await?;
     let first_open = last_closed.map_or(Month::of(yesterday), Month::next);
-    for entry in lake.list("provisional/").await? {
-        let closed = provisional_month(&entry.path)
+    for entry in lake.list(PROVISIONAL).await? {
+        let closed = closing_month_of(&entry.path)
             .is_some_and(|month| last_closed.is_some_and(|last| month <= last));
         if closed {
             lake.delete(&entry.path).await?;
@@ -427,17 +427,13 @@ pub async fn refresh(
     Ok(reports)
 }
 
-/// The closing month of a provisional table's path.
-fn provisional_month(path: &str) -> Option<Month> {
-    let (_, rest) = path.split_once("closing_month=")?;
-    Month::parse(rest.split('/').next()?).ok()
-}
-
 /// Drop the month-to-date tables of a month once it is closed.
 async fn drop_provisional(lake: &Location, month: Month) -> Result<(), CloseError> {
-    for table in STATEMENT_TABLES {
-        lake.delete(&tables::path(Area::Provisional, table, month))
-            .await?;
+    for table in StatementTable::ALL
+        .iter()
+        .filter(|t| t.in_area(Area::Provisional))
+    {
+        lake.delete(&table.path(Area::Provisional, month)).await?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@
 use super::attribution::{Place, PlacedDay, Usage};
 use super::invoicing::Invoice;
 use super::statements::statements;
-use super::tables::{self, Area};
+use super::tables;
 use super::{CloseError, CloseSettings};
 use crate::db::{Database, InvoiceRecord, PendingRewrite, RewriteKind};
 use crate::domain::{
@@ -21,6 +21,7 @@ use crate::domain::{
     StoreCode,
 };
 use crate::domain::{PaymentTotals, Rates};
+use crate::lake::layout::{Area, StatementTable};
 use crate::lake::{Columns, Location};
 use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub async fn void_invoice(
         reason: Some(reason.to_owned()),
     })
     .await?;
-    let path = tables::path(Area::Closed, "invoices", month);
+    let path = StatementTable::Invoices.path(Area::Closed, month);
     let invoices = lake
         .get_batch(&path)
         .await?
@@ -168,11 +169,11 @@ pub async fn reissue(
 
     let rewritten = tables::close_tables(&master, settings.dates(month), &statements);
     for (name, table) in rewritten {
-        let path = tables::path(Area::Closed, name, month);
+        let path = name.path(Area::Closed, month);
         let old = lake.get_batch(&path).await?;
         let new = table.finish();
         let spliced = match name {
-            "invoices" | "invoice_taxes" => {
+            StatementTable::Invoices | StatementTable::InvoiceTaxes => {
                 let keep = old
                     .map(|o| without_invoice(&o, &invoice.invoice_no))
                     .transpose()?;
@@ -251,11 +252,13 @@ async fn recorded_days(
     partner: &PartnerCode,
 ) -> Result<Vec<PlacedDay>, CloseError> {
     let mut days = Vec::new();
-    for table in ["billing_daily", "payment_daily", "reference_daily"] {
-        let Some(batch) = lake
-            .get_batch(&tables::path(Area::Closed, table, month))
-            .await?
-        else {
+    let daily = [
+        StatementTable::BillingDaily,
+        StatementTable::PaymentDaily,
+        StatementTable::ReferenceDaily,
+    ];
+    for table in daily {
+        let Some(batch) = lake.get_batch(&table.path(Area::Closed, month)).await? else {
             continue;
         };
         let rows = Columns::new(&batch);
@@ -274,7 +277,7 @@ async fn recorded_days(
                 .flatten();
             // The close wrote these codes: they parse, or the table is not the close's.
             let parsed = |column: &str, e: ParseError| {
-                CloseError::Refused(format!("{table}: {column}: {e}"))
+                CloseError::Refused(format!("{}: {column}: {e}", table.name()))
             };
             let usage = match (charge, product) {
                 (Some(charge), _) => Usage::Plays {

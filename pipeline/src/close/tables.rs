@@ -1,5 +1,6 @@
 //! The statement tables of a close as the lake holds them (`lake.md`, "Statement tables"):
-//! `<table>/closing_month=M/part-0.parquet`, rows in the order of their keys, names copied in.
+//! rows in the order of their keys, names copied in; where each goes is
+//! [`layout`](crate::lake::layout)'s.
 
 use super::attribution::Place;
 use super::invoicing::Invoice;
@@ -8,6 +9,7 @@ use crate::db::InvoiceRecord;
 use crate::domain::PaymentTotals;
 use crate::domain::{MasterData, Month, Parse, PartnerCode, StoreCode, Text, TitleCode};
 use crate::lake::cells::{decimal, int, optional, text};
+use crate::lake::layout::{Area, StatementTable};
 use crate::lake::{Cell, Columns, Kind, LakeResult, Location, Table};
 use chrono::NaiveDate;
 use rust_decimal::Decimal as Exact;
@@ -110,40 +112,10 @@ impl WithDaily {
         }
     }
 
-    fn named(self, details: &'static str, daily: &'static str) -> Vec<(&'static str, Table)> {
+    fn named(self, details: StatementTable, daily: StatementTable) -> Vec<(StatementTable, Table)> {
         vec![(details, self.details), (daily, self.daily)]
     }
 }
-
-/// Where a close's tables go: the close itself, or the month to date (`provisional/`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Area {
-    Closed,
-    Provisional,
-}
-
-/// The lake path of `table` for the close of `month`.
-pub fn path(area: Area, table: &str, month: Month) -> String {
-    match area {
-        Area::Closed => format!("{table}/closing_month={month}/part-0.parquet"),
-        Area::Provisional => format!("provisional/{table}/closing_month={month}/part-0.parquet"),
-    }
-}
-
-/// The statement tables of a close, by name, in the order they are written.
-pub const STATEMENT_TABLES: [&str; 8] = [
-    "billing_details",
-    "billing_daily",
-    "adjustments",
-    "payment_details",
-    "payment_daily",
-    "reference_info",
-    "reference_daily",
-    "payment_totals",
-];
-
-/// The invoice tables: written by a close, not by a refresh.
-pub const INVOICE_TABLES: [&str; 2] = ["invoices", "invoice_taxes"];
 
 /// Write the statement tables (and, for a close, the invoice tables) of `month`: built and
 /// encoded in parallel, then put in place.
@@ -164,7 +136,7 @@ pub async fn write(
         Area::Closed => &PARTS[..],
         Area::Provisional => &PARTS[..PARTS.len() - 1],
     };
-    type Encoded = LakeResult<Vec<(&'static str, Vec<u8>)>>;
+    type Encoded = LakeResult<Vec<(StatementTable, Vec<u8>)>>;
     let encoded: Vec<Encoded> = std::thread::scope(|scope| {
         let workers: Vec<_> = parts
             .iter()
@@ -184,8 +156,8 @@ pub async fn write(
             .collect()
     });
     for tables in encoded {
-        for (name, bytes) in tables? {
-            lake.put(&path(area, name, month), bytes).await?;
+        for (table, bytes) in tables? {
+            lake.put(&table.path(area, month), bytes).await?;
         }
     }
     Ok(())
@@ -196,7 +168,7 @@ pub fn close_tables(
     master: &MasterData,
     dates: StatementDates,
     statements: &Statements,
-) -> Vec<(&'static str, Table)> {
+) -> Vec<(StatementTable, Table)> {
     let build = Build {
         names: Names(master),
         dates,
@@ -219,10 +191,10 @@ struct Build<'a> {
     statements: &'a Statements,
 }
 
-type Part = fn(&Build) -> Vec<(&'static str, Table)>;
+type Part = fn(&Build) -> Vec<(StatementTable, Table)>;
 
-/// The builders of a close's tables, in the order of `STATEMENT_TABLES` and
-/// `INVOICE_TABLES`; the last builds the invoice tables.
+/// The builders of a close's tables, in the order of [`StatementTable::ALL`]; the last builds
+/// the invoice tables (a close's alone).
 const PARTS: [Part; 6] = [
     |b| b.billing(),
     |b| b.adjustments(),
@@ -242,7 +214,7 @@ impl Build<'_> {
     }
 
     /// `billing_details` and `billing_daily`.
-    fn billing(&self) -> Vec<(&'static str, Table)> {
+    fn billing(&self) -> Vec<(StatementTable, Table)> {
         use Kind::*;
         let billing_leading: [Column; 12] = [
             ("issue_date", Date, false),
@@ -295,10 +267,10 @@ impl Build<'_> {
             billing.push(&leading, rest(d.count, d.amount), days);
         }
 
-        billing.named("billing_details", "billing_daily")
+        billing.named(StatementTable::BillingDetails, StatementTable::BillingDaily)
     }
 
-    fn adjustments(&self) -> Vec<(&'static str, Table)> {
+    fn adjustments(&self) -> Vec<(StatementTable, Table)> {
         use Kind::*;
         let mut adjustments = Table::new(&[
             ("slip_no", Text, false),
@@ -342,11 +314,11 @@ impl Build<'_> {
             ]);
         }
 
-        vec![("adjustments", adjustments)]
+        vec![(StatementTable::Adjustments, adjustments)]
     }
 
     /// `payment_details` and `payment_daily`.
-    fn payments(&self) -> Vec<(&'static str, Table)> {
+    fn payments(&self) -> Vec<(StatementTable, Table)> {
         use Kind::*;
         let payment_leading = product_columns(&[
             ("charge_code", Text, true),
@@ -382,11 +354,11 @@ impl Build<'_> {
             payments.push(&leading, rest(d.count, d.amount, d.refund_amount), days);
         }
 
-        payments.named("payment_details", "payment_daily")
+        payments.named(StatementTable::PaymentDetails, StatementTable::PaymentDaily)
     }
 
     /// `reference_info` and `reference_daily`.
-    fn reference(&self) -> Vec<(&'static str, Table)> {
+    fn reference(&self) -> Vec<(StatementTable, Table)> {
         use Kind::*;
         let reference_leading = product_columns(&[("product_code", Text, false)]);
         let reference_rest: [Column; 3] = [
@@ -408,10 +380,13 @@ impl Build<'_> {
             reference.push(&leading, rest(r.count, r.amount), days);
         }
 
-        reference.named("reference_info", "reference_daily")
+        reference.named(
+            StatementTable::ReferenceInfo,
+            StatementTable::ReferenceDaily,
+        )
     }
 
-    fn totals(&self) -> Vec<(&'static str, Table)> {
+    fn totals(&self) -> Vec<(StatementTable, Table)> {
         use Kind::*;
         let mut columns = vec![
             ("partner_code", Text, false),
@@ -444,11 +419,11 @@ impl Build<'_> {
             }
         }
 
-        vec![("payment_totals", totals)]
+        vec![(StatementTable::PaymentTotals, totals)]
     }
 
     /// `invoices` and `invoice_taxes`.
-    fn invoices(&self) -> Vec<(&'static str, Table)> {
+    fn invoices(&self) -> Vec<(StatementTable, Table)> {
         let invoices = &self.statements.invoices;
         let records: Vec<InvoiceRecord> = invoices.iter().map(Invoice::record).collect();
         invoice_tables(&records, invoices, &self.names, self.dates.issue).into()
@@ -462,7 +437,7 @@ fn invoice_tables(
     invoices: &[Invoice],
     names: &Names,
     issue_date: NaiveDate,
-) -> [(&'static str, Table); 2] {
+) -> [(StatementTable, Table); 2] {
     use Kind::*;
     let mut table = Table::new(&[
         ("invoice_no", Text, false),
@@ -512,7 +487,10 @@ fn invoice_tables(
             ]);
         }
     }
-    [("invoices", table), ("invoice_taxes", taxes)]
+    [
+        (StatementTable::Invoices, table),
+        (StatementTable::InvoiceTaxes, taxes),
+    ]
 }
 
 /// Each partner's PAY over all titles, from a `payment_totals` table.

@@ -10,9 +10,9 @@ mod views;
 pub use cells::{encode, Cell, EncodeError, Encoding};
 pub use totals::{Issuer, Selection};
 
-use crate::close::{table_path, Area};
 use crate::db::{Database, DbError};
 use crate::domain::{Month, Parse};
+use crate::lake::layout::{closing_month_of, Area, StatementTable};
 use crate::lake::{Columns, LakeError, Location};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -123,17 +123,18 @@ impl View {
     }
 
     /// The lake table the view reads.
-    fn table(self) -> &'static str {
+    fn table(self) -> StatementTable {
+        use StatementTable as T;
         use View::*;
         match self {
-            Invoices => "invoices",
-            Billing => "billing_details",
-            BillingDaily => "billing_daily",
-            Adjustments => "adjustments",
-            Payments | Totals => "payment_details",
-            PaymentsDaily => "payment_daily",
-            Reference => "reference_info",
-            ReferenceDaily => "reference_daily",
+            Invoices => T::Invoices,
+            Billing => T::BillingDetails,
+            BillingDaily => T::BillingDaily,
+            Adjustments => T::Adjustments,
+            Payments | Totals => T::PaymentDetails,
+            PaymentsDaily => T::PaymentDaily,
+            Reference => T::ReferenceInfo,
+            ReferenceDaily => T::ReferenceDaily,
         }
     }
 }
@@ -330,10 +331,7 @@ pub async fn export(
     }
     let mut rows = vec![headers.iter().map(Cell::text).collect::<Vec<_>>()];
     for month in months {
-        let Some(batch) = lake
-            .get_batch(&table_path(area, view.table(), month))
-            .await?
-        else {
+        let Some(batch) = lake.get_batch(&view.table().path(area, month)).await? else {
             continue;
         };
         let table = Columns::new(&batch);
@@ -377,13 +375,10 @@ async fn months(
         Area::Provisional => {
             let last_closed = db.last_closed_month().await?;
             let mut months: Vec<Month> = lake
-                .list("provisional/payment_totals/")
+                .list(&StatementTable::PaymentTotals.folder(Area::Provisional))
                 .await?
                 .iter()
-                .filter_map(|e| {
-                    let (_, rest) = e.path.split_once("closing_month=")?;
-                    Month::parse(rest.split('/').next()?).ok()
-                })
+                .filter_map(|e| closing_month_of(&e.path))
                 .filter(|m| last_closed.is_none_or(|last| *m > last))
                 .collect();
             months.sort();

@@ -5,9 +5,9 @@
 
 use super::cells::Cell;
 use super::{matches, ExportError, ExportRequest};
-use crate::close::{table_path, Area};
 use crate::domain::{payment_totals, PaymentFigures, PaymentTotals, Rates};
 use crate::domain::{AdjustmentKind, Month, Parse, PaymentMethod};
+use crate::lake::layout::{Area, StatementTable};
 use crate::lake::{Columns, Location};
 use std::collections::BTreeMap;
 
@@ -130,7 +130,7 @@ async fn select(
         }
     }
     if let Some(batch) = lake
-        .get_batch(&table_path(area, "payment_details", month))
+        .get_batch(&StatementTable::PaymentDetails.path(area, month))
         .await?
     {
         let details = Columns::new(&batch);
@@ -149,7 +149,7 @@ async fn select(
     }
     // Slips carry a store and no title: a title selection has none (`holds` says no).
     if let Some(batch) = lake
-        .get_batch(&table_path(area, "adjustments", month))
+        .get_batch(&StatementTable::Adjustments.path(area, month))
         .await?
     {
         let slips = Columns::new(&batch);
@@ -196,7 +196,7 @@ pub(super) async fn rows(
     let mut rows = Vec::new();
     for &month in months {
         let Some(batch) = lake
-            .get_batch(&table_path(area, "payment_totals", month))
+            .get_batch(&StatementTable::PaymentTotals.path(area, month))
             .await?
         else {
             continue;

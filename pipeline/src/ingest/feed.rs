@@ -3,6 +3,7 @@
 
 use super::sink::Value;
 use crate::domain::*;
+use crate::lake::layout::EventTable;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use std::sync::{Arc, LazyLock};
@@ -83,10 +84,7 @@ impl Feed {
     pub const ALL: [Feed; 2] = [Feed::Plays, Feed::Purchases];
 
     pub fn name(self) -> &'static str {
-        match self {
-            Feed::Plays => "plays",
-            Feed::Purchases => "purchases",
-        }
+        self.table().name()
     }
 
     pub fn from_name(name: &str) -> Option<Feed> {
@@ -108,12 +106,17 @@ impl Feed {
         }
     }
 
+    /// The lake's table of the feed's accepted events.
+    pub fn table(self) -> EventTable {
+        match self {
+            Feed::Plays => EventTable::Plays,
+            Feed::Purchases => EventTable::Purchases,
+        }
+    }
+
     /// The lake path of the accepted events of `date` written by `batch`.
     pub fn partition(self, date: NaiveDate, batch: &str) -> String {
-        match self {
-            Feed::Plays => format!("plays/play_date={date}/{batch}.parquet"),
-            Feed::Purchases => format!("purchases/purchase_date={date}/{batch}.parquet"),
-        }
+        self.table().path(date, batch)
     }
 
     /// Parse a row whose fields are in [`Feed::columns`] order.

@@ -22,6 +22,7 @@ pub use feed::Feed;
 
 use crate::db::{AcceptedId, BatchCommit, Database, DbError, IngestedFile, OpenRow};
 use crate::domain::QuarantineReason;
+use crate::lake::layout::{quarantine_path, EventTable, QUARANTINE};
 use crate::lake::{LakeError, Location};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
@@ -289,8 +290,9 @@ fn batch_name(files: &[(Delivery, Fetched)], open: &[OpenRow], accepted: &[&Open
 /// Remove every lake file of `batch`.
 async fn remove_batch(lake: &Location, batch: &str) -> Result<(), LakeError> {
     let name = format!("{batch}.parquet");
-    for prefix in ["plays/", "purchases/", "quarantine/"] {
-        for entry in lake.list(prefix).await? {
+    let tables = EventTable::ALL.map(EventTable::name);
+    for table in tables.iter().chain(&[QUARANTINE]) {
+        for entry in lake.list(&format!("{table}/")).await? {
             if entry.path.rsplit('/').next() == Some(name.as_str()) {
                 lake.delete(&entry.path).await?;
             }
@@ -594,11 +596,7 @@ impl<'m> BatchRun<'m> {
         fields: Option<String>,
     ) -> Result<(), LakeError> {
         let batch = &self.commit.batch;
-        let path = format!(
-            "quarantine/feed={}/delivery_date={}/{batch}.parquet",
-            delivery.feed.name(),
-            delivery.date
-        );
+        let path = quarantine_path(delivery.feed.table(), delivery.date, batch);
         let row = [
             Value::Str(&delivery.path),
             Value::Int(line as i64),

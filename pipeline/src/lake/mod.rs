@@ -14,6 +14,7 @@
 //! symbolic link is never followed (it is reported as a stray).
 
 mod columns;
+pub mod layout;
 mod local;
 mod parquet_file;
 mod scan;

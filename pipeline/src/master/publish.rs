@@ -3,6 +3,7 @@
 
 use crate::domain::MasterData;
 use crate::lake::cells::{optional, text};
+use crate::lake::layout::master_path;
 use crate::lake::{Cell, Kind, LakeResult, Location, Table};
 
 /// Write every master table of `master` to `lake`, replacing what was there.
@@ -123,8 +124,7 @@ pub async fn publish_master(master: &MasterData, lake: &Location) -> LakeResult<
         ("products", products),
         ("rates", rates),
     ] {
-        lake.put_table(&format!("master/{name}.parquet"), table)
-            .await?;
+        lake.put_table(&master_path(name), table).await?;
     }
     Ok(())
 }
