@@ -7,11 +7,10 @@
 mod logs;
 mod network;
 
-use crate::commands::{connect, ledgered, open, run_ingest, Failure};
+use crate::app::{Context, Failure};
 use chrono::{Datelike, Utc};
 use pipeline::config::Settings;
 use pipeline::domain::{Month, Parse};
-use pipeline::master;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -50,7 +49,7 @@ fn chrono_tz_tokyo() -> chrono::FixedOffset {
 /// The demo never touches the configured database or lake: a demo started in a production
 /// directory must not import its fake partners there. It runs on the embedded default under
 /// its `--dir`.
-pub async fn run(args: DemoArgs) -> Result<(), Failure> {
+pub async fn run(args: DemoArgs, wait: std::time::Duration) -> Result<(), Failure> {
     let month = args.month.unwrap_or_else(last_month);
     let network = network::Network::new(args.keychips, month, args.seed);
     let counts = generate(&network, &args.dir).map_err(anyhow::Error::from)?;
@@ -66,19 +65,14 @@ pub async fn run(args: DemoArgs) -> Result<(), Failure> {
     if args.generate_only {
         return Ok(());
     }
-    let settings = &Settings::embedded_under(&args.dir);
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
-    let master_dir = args.dir.join("master");
-    let job = master::import_master(&db, &lake, &master_dir);
-    let report = ledgered(settings, &db, "master import", &path(&master_dir), job).await?;
-    println!("master import: {report}");
+    let context = &Context::open(Settings::embedded_under(&args.dir), wait).await?;
+    let settings = &context.settings;
+    crate::master::import_master(context, &args.dir.join("master")).await?;
     let slips = args.dir.join(network::adjustments_file(month));
-    let job = master::import_adjustments(&db, &slips);
-    let report = ledgered(settings, &db, "adjustments import", &path(&slips), job).await?;
-    println!("adjustments import: {report}");
+    crate::master::import_adjustments(context, &slips).await?;
     let incoming = format!("file://{}", path(&args.dir.join("incoming")));
-    run_ingest(settings, &incoming, None).await?;
-    crate::closing::close(settings, month, Default::default()).await?;
+    crate::ingest::run_ingest(context, &incoming, None).await?;
+    crate::close::close(context, month, Default::default()).await?;
     println!("database: {}", settings.database_url);
     println!("lake: {}", settings.lake_url);
     println!("key-chip logs delivered to: {incoming}");

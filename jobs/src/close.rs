@@ -1,19 +1,11 @@
 //! Finance's month-end commands: `close` (with `--dry-run` and `--reissue`), `refresh` and
 //! `invoice void`.
 
-use crate::commands::{connect, ledgered, open, Failure, Recorded};
+use crate::app::{ledgered, Context, Failure, Recorded};
 use chrono::{Days, Utc};
-use pipeline::close::{self, CloseReport, CloseSettings, Overrides, RefreshReport, ReissueReport};
-use pipeline::config::Settings;
+use pipeline::close::{self, CloseReport, Overrides, RefreshReport, ReissueReport};
 use pipeline::db::InvoiceRecord;
 use pipeline::domain::{Month, Parse, PartnerCode};
-
-pub fn close_settings(settings: &Settings) -> CloseSettings {
-    CloseSettings {
-        invoice_number_start: settings.invoice_number_start,
-        payment_day: settings.payment_day,
-    }
-}
 
 impl Recorded for CloseReport {
     fn counts(&self) -> String {
@@ -47,9 +39,9 @@ fn print_invoice(invoice: &InvoiceRecord) {
 }
 
 /// `kakin close M`, also the demo's close step: prints each invoice and each partner's PAY.
-pub async fn close(settings: &Settings, month: Month, overrides: Overrides) -> Result<(), Failure> {
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
-    let job = close::close_month(&db, &lake, close_settings(settings), month, overrides);
+pub async fn close(context: &Context, month: Month, overrides: Overrides) -> Result<(), Failure> {
+    let (db, lake) = (&context.db, &context.lake);
+    let job = close::close_month(db, lake, context.close_settings(), month, overrides);
     let mut arguments = month.to_string();
     for (given, flag) in [
         (overrides.allow_empty, " --allow-empty"),
@@ -59,7 +51,7 @@ pub async fn close(settings: &Settings, month: Month, overrides: Overrides) -> R
             arguments.push_str(flag);
         }
     }
-    let report = ledgered(settings, &db, "close", &arguments, job).await?;
+    let report = ledgered(context, "close", &arguments, job).await?;
     if report.already_closed {
         println!("{month} is already closed; its invoices:");
     } else {
@@ -84,9 +76,9 @@ fn change(now: Option<i64>, before: Option<i64>) -> String {
 }
 
 /// `kakin close M --dry-run`: every partner's invoice total and PAY beside the previous close's.
-pub async fn preview(settings: &Settings, month: Month) -> Result<(), Failure> {
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
-    let preview = close::preview_close(&db, &lake, close_settings(settings), month).await?;
+pub async fn preview(context: &Context, month: Month) -> Result<(), Failure> {
+    let (db, lake) = (&context.db, &context.lake);
+    let preview = close::preview_close(db, lake, context.close_settings(), month).await?;
     if preview.already_closed {
         println!("{month} is already closed; its invoices:");
         preview.invoices.iter().for_each(print_invoice);
@@ -134,14 +126,14 @@ impl Recorded for Vec<RefreshReport> {
 }
 
 /// `kakin refresh`: the open months up to yesterday in Japan.
-pub async fn refresh(settings: &Settings) -> Result<(), Failure> {
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+pub async fn refresh(context: &Context) -> Result<(), Failure> {
+    let (db, lake) = (&context.db, &context.lake);
     let today = Utc::now()
         .with_timezone(&chrono_tz::Asia::Tokyo)
         .date_naive();
     let yesterday = today - Days::new(1);
-    let job = close::refresh(&db, &lake, close_settings(settings), yesterday);
-    let reports = ledgered(settings, &db, "refresh", "", job).await?;
+    let job = close::refresh(db, lake, context.close_settings(), yesterday);
+    let reports = ledgered(context, "refresh", "", job).await?;
     if reports.is_empty() {
         println!("no open month has a day before {today} to refresh");
     }
@@ -167,11 +159,11 @@ impl Recorded for (Month, InvoiceRecord) {
 }
 
 /// `kakin invoice void NUMBER --reason TEXT`.
-pub async fn void(settings: &Settings, number: &str, reason: &str) -> Result<(), Failure> {
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+pub async fn void(context: &Context, number: &str, reason: &str) -> Result<(), Failure> {
+    let (db, lake) = (&context.db, &context.lake);
     let arguments = format!("{number} --reason {reason}");
-    let job = close::void_invoice(&db, &lake, number, reason);
-    let (month, record) = ledgered(settings, &db, "invoice void", &arguments, job).await?;
+    let job = close::void_invoice(db, lake, number, reason);
+    let (month, record) = ledgered(context, "invoice void", &arguments, job).await?;
     println!(
         "invoice {number} of the close of {month} is VOID ({}); reissue it with: kakin close {month} --reissue {}",
         record.void_reason.as_deref().unwrap_or_default(),
@@ -196,12 +188,12 @@ impl Recorded for ReissueReport {
 }
 
 /// `kakin close M --reissue PARTNER`.
-pub async fn reissue(settings: &Settings, month: Month, partner: &str) -> Result<(), Failure> {
+pub async fn reissue(context: &Context, month: Month, partner: &str) -> Result<(), Failure> {
     let partner = PartnerCode::parse(partner).map_err(|e| Failure::Invalid(e.to_string()))?;
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+    let (db, lake) = (&context.db, &context.lake);
     let arguments = format!("{month} --reissue {partner}");
-    let job = close::reissue(&db, &lake, close_settings(settings), month, &partner);
-    let report = ledgered(settings, &db, "close", &arguments, job).await?;
+    let job = close::reissue(db, lake, context.close_settings(), month, &partner);
+    let report = ledgered(context, "close", &arguments, job).await?;
     println!("reissued for {partner} ({month}): {}", report.counts());
     print_invoice(&report.invoice);
     if let Some(totals) = &report.totals {

@@ -1,8 +1,7 @@
 //! The reading commands: `export` (the site's CSV downloads, for finance and support) and
 //! `query` (SQL over the lake, for analysts). They change nothing and are not in the ledger.
 
-use crate::commands::{connect, open, Failure};
-use pipeline::config::Settings;
+use crate::app::{Context, Failure};
 use pipeline::export::{
     self, Encoding, ExportError, ExportRequest, Filter, Issuer, SlipKinds, View,
 };
@@ -80,8 +79,7 @@ fn emit(bytes: &[u8], output: Option<&Path>) -> Result<(), Failure> {
 }
 
 /// `kakin export VIEW`.
-pub async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Failure> {
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
+pub async fn export(context: &Context, args: ExportArgs) -> Result<(), Failure> {
     let request = ExportRequest {
         filters: [args.matches, args.exact, args.range].concat(),
         all_months: args.all,
@@ -98,10 +96,10 @@ pub async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Failure
         },
     };
     let issuer = Issuer {
-        name: settings.issuer_name.clone(),
-        registration_number: settings.issuer_registration_number.clone(),
+        name: context.settings.issuer_name.clone(),
+        registration_number: context.settings.issuer_registration_number.clone(),
     };
-    let rows = export::export(&db, &lake, args.view, &request, &issuer)
+    let rows = export::export(&context.db, &context.lake, args.view, &request, &issuer)
         .await
         .map_err(|e| match e {
             ExportError::Invalid(message) => Failure::Invalid(message),
@@ -117,13 +115,12 @@ pub async fn export(settings: &Settings, args: ExportArgs) -> Result<(), Failure
 
 /// `kakin query SQL`.
 pub async fn query(
-    settings: &Settings,
+    context: &Context,
     sql: &str,
     format: Format,
     output: Option<&Path>,
 ) -> Result<(), Failure> {
-    let (db, lake) = (connect(settings).await?, open(&settings.lake_url)?);
-    let frame = pipeline::query::query(&db, &lake, sql)
+    let frame = pipeline::query::query(&context.db, &context.lake, sql)
         .await
         .map_err(|e| match e {
             pipeline::query::QueryError::Polars(e) => Failure::Invalid(format!("query: {e}")),
