@@ -15,10 +15,13 @@
 mod deliveries;
 mod feed;
 mod lines;
+mod reader;
+mod report;
 mod rules;
 mod sink;
 
 pub use feed::Feed;
+pub use report::{FileCounts, FileOutcome, FileReport, IngestReport, Progress, RetryCounts};
 
 use crate::db::{AcceptedId, BatchCommit, Database, DbError, IngestedFile, OpenRow};
 use crate::domain::QuarantineReason;
@@ -28,11 +31,12 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use deliveries::{Delivery, Fetched};
 use feed::{reject, Event, Rejection};
-use lines::{join_fields, FieldSplitter, Line as FileLine, Lines, MAX_LINE};
+use lines::{FieldSplitter, Lines};
+use reader::{canonical_fields, Chunk, FileReader};
 use rules::MasterIndex;
 use sha2::{Digest, Sha256};
 use sink::{Partitions, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,136 +48,6 @@ pub enum IngestError {
     #[error("reading a delivered file: {0}")]
     Io(#[from] std::io::Error),
 }
-
-/// What became of the data lines of one file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileCounts {
-    pub rows: u64,
-    /// Blank lines: not rows, but counted so that no line goes unreported.
-    pub blank: u64,
-    pub accepted: u64,
-    pub duplicates: u64,
-    pub quarantined: u64,
-    pub reasons: BTreeMap<QuarantineReason, u64>,
-}
-
-impl FileCounts {
-    fn add(&mut self, other: &FileCounts) {
-        self.rows += other.rows;
-        self.blank += other.blank;
-        self.accepted += other.accepted;
-        self.duplicates += other.duplicates;
-        self.quarantined += other.quarantined;
-        for (reason, n) in &other.reasons {
-            *self.reasons.entry(*reason).or_default() += n;
-        }
-    }
-}
-
-impl std::fmt::Display for FileCounts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} rows: {} accepted, {} duplicate, {} quarantined",
-            self.rows, self.accepted, self.duplicates, self.quarantined
-        )?;
-        if self.blank > 0 {
-            write!(f, ", {} blank lines", self.blank)?;
-        }
-        if !self.reasons.is_empty() {
-            let reasons: Vec<String> = self
-                .reasons
-                .iter()
-                .map(|(r, n)| format!("{r} {n}"))
-                .collect();
-            write!(f, " ({})", reasons.join(", "))?;
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileOutcome {
-    Ingested(FileCounts),
-    /// The same path and SHA-256 were ingested before.
-    AlreadyIngested,
-    /// A known path with new content: not ingested (files are never edited in place).
-    Changed,
-    /// The file could not be read (permissions, a truncated gzip, an object that vanished):
-    /// not ingested, retried by the next run; the run ends with exit status 1.
-    Unreadable(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileReport {
-    pub path: String,
-    pub outcome: FileOutcome,
-}
-
-/// What became of the open quarantine rows retried by a run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RetryCounts {
-    pub retried: u64,
-    pub accepted: u64,
-    pub still_open: u64,
-    /// Closed without being accepted: now a duplicate, or quarantined for good.
-    pub closed: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IngestReport {
-    pub files: Vec<FileReport>,
-    /// Objects under the incoming location that do not fit its layout.
-    pub strays: Vec<String>,
-    /// Objects that could not be listed as they are (a symbolic link, a name that is not UTF-8,
-    /// an S3 key object_store refuses, with the keys listed beside it): the run fails.
-    pub unlisted: Vec<String>,
-    pub retries: RetryCounts,
-    /// The batches that wrote to the lake, in order.
-    pub batches: Vec<String>,
-    /// Batches of killed runs whose files were removed.
-    pub removed: Vec<String>,
-}
-
-impl IngestReport {
-    pub fn changed_files(&self) -> Vec<&str> {
-        let changed = self
-            .files
-            .iter()
-            .filter(|f| f.outcome == FileOutcome::Changed);
-        changed.map(|f| f.path.as_str()).collect()
-    }
-
-    /// The files that could not be read, with why.
-    pub fn unreadable_files(&self) -> Vec<(&str, &str)> {
-        self.files
-            .iter()
-            .filter_map(|f| match &f.outcome {
-                FileOutcome::Unreadable(why) => Some((f.path.as_str(), why.as_str())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The counts of every file ingested by the run.
-    pub fn totals(&self) -> FileCounts {
-        let mut totals = FileCounts::default();
-        for file in &self.files {
-            if let FileOutcome::Ingested(counts) = &file.outcome {
-                totals.add(counts);
-            }
-        }
-        totals
-    }
-}
-
-/// Told of each file as the run gets to it (the binary draws a progress bar).
-pub trait Progress {
-    fn files(&self, _total: usize) {}
-    fn file_done(&self, _report: &FileReport) {}
-}
-
-impl Progress for () {}
 
 /// `kakin ingest`: ingest every delivered file under `incoming` up to `until` into `lake`.
 pub async fn ingest(
@@ -312,30 +186,8 @@ static QUARANTINE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-/// Lines read per round trip to the database for earlier ids.
-const CHUNK: usize = 8 * 1024;
-
-/// A line of a delivered file, parsed as far as it goes.
-struct Line {
-    number: u64,
-    /// Where the line's text is in its chunk's text.
-    raw: std::ops::Range<usize>,
-    parsed: Result<(Event, i64), Rejection>,
-}
-
 /// The database's answer about a chunk's ids, on its way.
 type Asking = tokio::task::JoinHandle<Result<HashMap<String, i64>, DbError>>;
-
-/// Lines read together, their texts in one buffer.
-#[derive(Default)]
-struct Chunk {
-    lines: Vec<Line>,
-    /// Blank lines read (not rows, but reported).
-    blank: u64,
-    text: String,
-    /// Where the feed's columns are in the file's lines, when its header is right.
-    positions: Option<Vec<usize>>,
-}
 
 enum Decision {
     Accept,
@@ -391,13 +243,21 @@ impl<'m> BatchRun<'m> {
         (chunk, asking)
     }
 
+    /// What becomes of a line (`feeds.md`, "What bad input gets"), in the order of its reasons:
+    /// parsed or quarantined as malformed or invalid; a duplicate of the content accepted
+    /// earlier under its id (`earlier`); quarantined by the master data rules; a conflicting
+    /// duplicate; accepted.
     fn decide(
         &self,
-        event: &Event,
-        content: i64,
+        parsed: &Result<(Event, i64), Rejection>,
         delivery: NaiveDate,
-        earlier: Option<i64>,
+        earlier: impl FnOnce(&Event) -> Option<i64>,
     ) -> Decision {
+        let (event, content) = match parsed {
+            Ok((event, content)) => (event, *content),
+            Err(rejection) => return Decision::Quarantine(rejection.clone()),
+        };
+        let earlier = earlier(event);
         if earlier == Some(content) {
             return Decision::Duplicate;
         }
@@ -464,20 +324,13 @@ impl<'m> BatchRun<'m> {
             // Ids accepted by this retry so far (an open row may repeat another's id).
             let mut taken: HashMap<&str, i64> = HashMap::new();
             for (row, _, event) in parsed.iter().filter(|(_, f, _)| *f == feed) {
-                let decision = match event {
-                    Ok((event, content)) => {
-                        let earlier = taken
-                            .get(event.id.as_str())
-                            .copied()
-                            .or_else(|| found.get(&event.id).copied());
-                        let decision = self.decide(event, *content, row.delivery_date, earlier);
-                        if matches!(decision, Decision::Accept) {
-                            taken.insert(&event.id, *content);
-                        }
-                        decision
-                    }
-                    Err(rejection) => Decision::Quarantine(rejection.clone()),
-                };
+                let decision = self.decide(event, row.delivery_date, |e| {
+                    let taken_here = taken.get(e.id.as_str()).copied();
+                    taken_here.or_else(|| found.get(&e.id).copied())
+                });
+                if let (Decision::Accept, Ok((event, content))) = (&decision, event) {
+                    taken.insert(&event.id, *content);
+                }
                 decided.push((*row, event, decision));
             }
         }
@@ -554,13 +407,8 @@ impl<'m> BatchRun<'m> {
             counts.blank += chunk.blank;
             for line in chunk.lines {
                 counts.rows += 1;
-                let decision = match &line.parsed {
-                    Ok((event, content)) => {
-                        let earlier = self.earlier(event, &found);
-                        self.decide(event, *content, delivery.date, earlier)
-                    }
-                    Err(rejection) => Decision::Quarantine(rejection.clone()),
-                };
+                let decision =
+                    self.decide(&line.parsed, delivery.date, |e| self.earlier(e, &found));
                 match decision {
                     Decision::Accept => {
                         let (event, content) = line.parsed.expect("accepted lines parsed");
@@ -659,159 +507,4 @@ impl<'m> BatchRun<'m> {
         );
         Ok(wrote.then_some(batch))
     }
-}
-
-/// Reads a delivered file's lines against its header.
-struct FileReader {
-    feed: Feed,
-    /// For each of the feed's columns, its position in the file; `Err` with the reason when
-    /// the header is wrong (then every data line is malformed).
-    positions: Result<Vec<usize>, String>,
-    width: usize,
-    splitter: FieldSplitter,
-    header_read: bool,
-}
-
-impl FileReader {
-    fn new(feed: Feed) -> Self {
-        FileReader {
-            feed,
-            positions: Err("no header".into()),
-            width: 0,
-            splitter: FieldSplitter::new(),
-            header_read: false,
-        }
-    }
-
-    fn read_header(&mut self, line: &[u8]) {
-        let Ok(text) = std::str::from_utf8(line) else {
-            self.positions = Err("the header is not UTF-8 text".into());
-            return;
-        };
-        let names: Vec<String> = self
-            .splitter
-            .split(text)
-            .iter()
-            .map(|n| n.trim().to_owned())
-            .collect();
-        self.width = names.len();
-        let columns = self.feed.columns();
-        let positions: Option<Vec<usize>> = columns
-            .iter()
-            .map(|c| names.iter().position(|n| n == c))
-            .collect();
-        self.positions = match positions {
-            Some(p) if names.len() == columns.len() => Ok(p),
-            _ => Err(format!(
-                "wrong header {:?}: expected the columns {}",
-                names.join(","),
-                columns.join(",")
-            )),
-        };
-    }
-
-    /// Read up to a chunk of data lines into `chunk`; true at the end of the file.
-    fn read_chunk(&mut self, lines: &mut Lines, chunk: &mut Chunk) -> bool {
-        let end = self.fill(lines, chunk);
-        chunk.positions = self.positions.as_ref().ok().cloned();
-        end
-    }
-
-    fn fill(&mut self, lines: &mut Lines, chunk: &mut Chunk) -> bool {
-        while chunk.lines.len() < CHUNK {
-            let (number, bytes) = match lines.next_line() {
-                None => return true,
-                Some(Ok(line)) => line,
-                Some(Err(e)) => {
-                    let number = 0;
-                    let parsed = Err(reject(
-                        QuarantineReason::Malformed,
-                        format!("the rest of the file is unreadable: {e}"),
-                    ));
-                    chunk.lines.push(Line {
-                        number,
-                        raw: 0..0,
-                        parsed,
-                    });
-                    return true;
-                }
-            };
-            let bytes = match bytes {
-                FileLine::Text(bytes) => bytes,
-                FileLine::TooLong(..) if !self.header_read => {
-                    self.header_read = true;
-                    self.positions = Err("the header line is too long".into());
-                    continue;
-                }
-                FileLine::TooLong(length, start) => {
-                    let raw = chunk.text.len();
-                    chunk.text.push_str(&String::from_utf8_lossy(start));
-                    let detail = format!(
-                        "the line is {length} bytes long, over the limit of {MAX_LINE} \
-                         (its first {MAX_LINE} bytes are kept)"
-                    );
-                    chunk.lines.push(Line {
-                        number,
-                        raw: raw..chunk.text.len(),
-                        parsed: Err(reject(QuarantineReason::Malformed, detail)),
-                    });
-                    continue;
-                }
-            };
-            if !self.header_read {
-                self.header_read = true;
-                self.read_header(bytes);
-                continue;
-            }
-            if bytes.is_empty() {
-                chunk.blank += 1;
-                continue;
-            }
-            let start = chunk.text.len();
-            let parsed = match std::str::from_utf8(bytes) {
-                Err(_) => {
-                    chunk.text.push_str(&String::from_utf8_lossy(bytes));
-                    Err(reject(
-                        QuarantineReason::Malformed,
-                        "the line is not UTF-8 text",
-                    ))
-                }
-                Ok(text) => {
-                    chunk.text.push_str(text);
-                    self.parse(text)
-                }
-            };
-            let raw = start..chunk.text.len();
-            chunk.lines.push(Line {
-                number,
-                raw,
-                parsed,
-            });
-        }
-        false
-    }
-
-    fn parse(&mut self, text: &str) -> Result<(Event, i64), Rejection> {
-        let positions = self
-            .positions
-            .as_ref()
-            .map_err(|e| reject(QuarantineReason::Malformed, e.clone()))?;
-        let fields = self.splitter.split(text);
-        if fields.len() != self.width {
-            let detail = format!("has {} fields, the header has {}", fields.len(), self.width);
-            return Err(reject(QuarantineReason::Malformed, detail));
-        }
-        let ordered: Vec<&str> = positions.iter().map(|&p| fields[p]).collect();
-        let event = self.feed.parse(&ordered)?;
-        let content = event.content_hash();
-        Ok((event, content))
-    }
-}
-
-/// A line's fields in the feed's column order (`positions`), as one CSV line (kept for retries).
-fn canonical_fields(positions: &[usize], raw: &str) -> String {
-    let mut splitter = FieldSplitter::new();
-    let fields = splitter.split(raw);
-    let ordered: Vec<&str> = positions.iter().map(|&p| fields[p]).collect();
-    join_fields(&ordered)
 }
