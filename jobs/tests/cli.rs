@@ -1,13 +1,12 @@
 //! The `kakin` binary as operations and finance run it: exit codes, messages, the ledger and
 //! the demo, on SQLite and PostgreSQL.
 
-use pipeline::testing::{files_under, ScratchDatabase};
-use std::path::{Path, PathBuf};
+use pipeline::each_engine;
+use pipeline::testing::files_under;
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn guide() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
-}
+use pipeline::testing::guide_statement as guide;
 
 /// `kakin args…` in `dir`, with the database at `database_url`.
 fn kakin(dir: &Path, database_url: &str, args: &[&str]) -> Output {
@@ -24,9 +23,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-#[tokio::test]
-async fn a_bad_master_import_exits_2_naming_file_line_and_column_and_the_fix_applies() {
-    for scratch in ScratchDatabase::each().await {
+each_engine! {
+    async fn a_bad_master_import_exits_2_naming_file_line_and_column_and_the_fix_applies(scratch) {
         let work = tempfile::tempdir().unwrap();
         let master = work.path().join("master");
         std::fs::create_dir(&master).unwrap();
@@ -117,9 +115,8 @@ fn no_password_is_shown_and_a_query_reads_nothing_but_the_lake() {
     }
 }
 
-#[tokio::test]
-async fn adjustments_import_through_the_binary() {
-    for scratch in ScratchDatabase::each().await {
+each_engine! {
+    async fn adjustments_import_through_the_binary(scratch) {
         let work = tempfile::tempdir().unwrap();
         let master = guide().join("master");
         let slips = guide().join("adjustments-2023-05.csv");

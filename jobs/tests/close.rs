@@ -3,15 +3,14 @@
 
 mod support;
 
+use pipeline::each_engine;
 use pipeline::testing::ScratchDatabase;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use support::{text, Site};
 
-fn guide() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
-}
+use pipeline::testing::guide_statement as guide;
 
 /// The guide's statement imported and ingested into a database and lake of their own.
 fn guide_site(scratch: ScratchDatabase) -> Site {
@@ -43,15 +42,8 @@ fn stdout(out: &Output) -> String {
     text(&out.stdout)
 }
 
-#[tokio::test]
-async fn a_killed_close_takes_no_number_and_its_rerun_writes_the_same_bytes() {
-    for [clean, killed] in [
-        [ScratchDatabase::sqlite(), ScratchDatabase::sqlite()],
-        [
-            ScratchDatabase::postgres().await,
-            ScratchDatabase::postgres().await,
-        ],
-    ] {
+each_engine! {
+    async fn a_killed_close_takes_no_number_and_its_rerun_writes_the_same_bytes(clean, killed) {
         let clean = guide_site(clean);
         let out = clean.run(&["close", "2023-05"], None);
         assert!(out.status.success());
@@ -220,9 +212,8 @@ fn invoices(site: &Site) -> Vec<String> {
     stdout(&out).lines().skip(1).map(str::to_owned).collect()
 }
 
-#[tokio::test]
-async fn two_closes_started_at_once_close_the_month_once() {
-    for scratch in [ScratchDatabase::sqlite(), ScratchDatabase::postgres().await] {
+each_engine! {
+    async fn two_closes_started_at_once_close_the_month_once(scratch) {
         let site = guide_site(scratch);
         let close = ["close", "2023-05", "--wait", "300"];
         let (a, b) = (spawn(&site, &close), spawn(&site, &close));
@@ -249,9 +240,8 @@ async fn two_closes_started_at_once_close_the_month_once() {
     }
 }
 
-#[tokio::test]
-async fn a_writer_names_the_holder_and_takes_over_the_lease_of_a_dead_one() {
-    for scratch in [ScratchDatabase::sqlite(), ScratchDatabase::postgres().await] {
+each_engine! {
+    async fn a_writer_names_the_holder_and_takes_over_the_lease_of_a_dead_one(scratch) {
         let url = scratch.url.clone();
         let site = guide_site(scratch);
         // A writer on another machine holds the lease, and dies: it renews it no more.
@@ -306,9 +296,8 @@ async fn a_writer_names_the_holder_and_takes_over_the_lease_of_a_dead_one() {
     }
 }
 
-#[tokio::test]
-async fn a_killed_reissue_is_finished_before_the_next_close_takes_a_number() {
-    for scratch in [ScratchDatabase::sqlite(), ScratchDatabase::postgres().await] {
+each_engine! {
+    async fn a_killed_reissue_is_finished_before_the_next_close_takes_a_number(scratch) {
         let site = guide_site(scratch);
         assert!(site.run(&["close", "2023-05"], None).status.success());
         let void = ["invoice", "void", "1700000", "--reason", "単価誤り"];

@@ -3,6 +3,7 @@
 
 mod support;
 
+use pipeline::each_engine;
 use pipeline::testing::{files_under, ScratchDatabase};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,20 +38,8 @@ fn ingest(site: &Site) -> Output {
     site.run(&["ingest"], None)
 }
 
-#[tokio::test]
-async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
-    for [clean, aborted, killed] in [
-        [
-            ScratchDatabase::sqlite(),
-            ScratchDatabase::sqlite(),
-            ScratchDatabase::sqlite(),
-        ],
-        [
-            ScratchDatabase::postgres().await,
-            ScratchDatabase::postgres().await,
-            ScratchDatabase::postgres().await,
-        ],
-    ] {
+each_engine! {
+    async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run(clean, aborted, killed) {
         let clean = demo_site(clean);
         assert!(ingest(&clean).status.success());
         let expected = clean.lake();
@@ -113,15 +102,8 @@ async fn a_killed_run_then_a_rerun_gives_the_lake_of_one_clean_run() {
     }
 }
 
-#[tokio::test]
-async fn two_ingests_started_at_once_leave_what_one_ingest_leaves() {
-    for [one, two] in [
-        [ScratchDatabase::sqlite(), ScratchDatabase::sqlite()],
-        [
-            ScratchDatabase::postgres().await,
-            ScratchDatabase::postgres().await,
-        ],
-    ] {
+each_engine! {
+    async fn two_ingests_started_at_once_leave_what_one_ingest_leaves(one, two) {
         let one = demo_site(one);
         assert!(ingest(&one).status.success());
         let two = demo_site(two);
@@ -160,9 +142,8 @@ async fn two_ingests_started_at_once_leave_what_one_ingest_leaves() {
     }
 }
 
-#[tokio::test]
-async fn a_changed_file_makes_the_run_end_with_1_after_the_others() {
-    for scratch in ScratchDatabase::each().await {
+each_engine! {
+    async fn a_changed_file_makes_the_run_end_with_1_after_the_others(scratch) {
         let site = demo_site(scratch);
         assert!(ingest(&site).status.success());
         let incoming = site.dir.path().join("demo/incoming");

@@ -7,6 +7,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// The operators' guide's own statement as input files (`data/guide-statement/`): master data,
+/// a slip, a month of deliveries and `expected.json`.
+pub fn guide_statement() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
+}
+
 /// Every file under `dir` (none if it does not exist), by path relative to `dir`, with its
 /// bytes: what two lakes are compared by.
 pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -107,4 +113,41 @@ impl Drop for ScratchDatabase {
             let _ = std::thread::spawn(drop_it).join();
         }
     }
+}
+
+/// A test that must pass on each engine, written once and run as two tests named after their
+/// engine (`name::sqlite`, `name::postgres`), so that a failure names its engine and one
+/// engine's failure does not hide the other's. The body gets a [`ScratchDatabase`] of its
+/// engine under each name given (several for a test that compares runs):
+///
+/// ```ignore
+/// each_engine! {
+///     async fn a_month_closes(scratch) {
+///         let network = Network::new(scratch).await;
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! each_engine {
+    ($(async fn $name:ident($($scratch:ident),+) $body:block)+) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                use $crate::testing::ScratchDatabase;
+
+                async fn the_test($($scratch: ScratchDatabase),+) $body
+
+                #[tokio::test]
+                async fn sqlite() {
+                    the_test($({ stringify!($scratch); ScratchDatabase::sqlite() }),+).await
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    the_test($({ stringify!($scratch); ScratchDatabase::postgres().await }),+).await
+                }
+            }
+        )+
+    };
 }

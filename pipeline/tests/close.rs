@@ -6,15 +6,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pipeline::close::{close_month, CloseError, CloseSettings, Overrides};
 use pipeline::db::Database;
 use pipeline::domain::{Month, Parse};
+use pipeline::each_engine;
 use pipeline::lake::Location;
 use pipeline::testing::{files_under, ScratchDatabase};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 
-fn guide() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
-}
+use pipeline::testing::guide_statement as guide;
 
 const SETTINGS: CloseSettings = CloseSettings {
     invoice_number_start: 1_700_000,
@@ -107,10 +105,9 @@ fn expected() -> Value {
     serde_json::from_str(&std::fs::read_to_string(guide().join("expected.json")).unwrap()).unwrap()
 }
 
-#[tokio::test]
-async fn the_guides_statement_closes_to_every_figure_of_expected_json() {
-    let expected = expected();
-    for scratch in ScratchDatabase::each().await {
+each_engine! {
+    async fn the_guides_statement_closes_to_every_figure_of_expected_json(scratch) {
+        let expected = expected();
         let closed = Closed::ingested(scratch).await;
         let report = close_month(
             &closed.db,
@@ -235,9 +232,8 @@ async fn the_guides_statement_closes_to_every_figure_of_expected_json() {
     }
 }
 
-#[tokio::test]
-async fn closes_run_in_sequence_and_a_closed_month_changes_nothing() {
-    for scratch in ScratchDatabase::each().await {
+each_engine! {
+    async fn closes_run_in_sequence_and_a_closed_month_changes_nothing(scratch) {
         let closed = Closed::ingested(scratch).await;
         let first = close_month(
             &closed.db,

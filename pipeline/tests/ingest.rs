@@ -4,14 +4,13 @@
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pipeline::db::Database;
+use pipeline::each_engine;
 use pipeline::ingest::{ingest, FileCounts, FileOutcome, IngestReport};
 use pipeline::lake::Location;
 use pipeline::testing::{files_under, ScratchDatabase};
 use std::path::{Path, PathBuf};
 
-fn guide() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
-}
+use pipeline::testing::guide_statement as guide;
 
 /// A database, a lake and an incoming directory, with the guide's master data imported.
 struct World {
@@ -189,9 +188,9 @@ fn purchases_of_the_2nd() -> String {
     // 7 malformed
 }
 
-#[tokio::test]
-async fn every_line_ends_accepted_duplicate_or_quarantined_with_the_first_reason_that_applies() {
-    for world in World::each().await {
+each_engine! {
+    async fn every_line_ends_accepted_duplicate_or_quarantined_with_the_first_reason_that_applies(scratch) {
+        let world = World::new(scratch).await;
         world.deliver("plays/2026-10-02/a.csv", &plays_of_the_2nd());
         world.deliver("purchases/2026-10-02/a.csv", &purchases_of_the_2nd());
         world.deliver("plays/2026-10-02/b.csv", "id,chip,at,title,charge,count\nX1,A72E01A0001,2026-10-01T10:00:00+09:00,SH4,SH4-STONE,1\nX2,A72E01A0001,2026-10-01T10:00:00+09:00,SH4,SH4-STONE,1\n");
@@ -280,9 +279,9 @@ async fn every_line_ends_accepted_duplicate_or_quarantined_with_the_first_reason
     }
 }
 
-#[tokio::test]
-async fn an_unknown_keychip_comes_in_with_the_first_run_after_its_import_and_is_quarantined_once() {
-    for world in World::each().await {
+each_engine! {
+    async fn an_unknown_keychip_comes_in_with_the_first_run_after_its_import_and_is_quarantined_once(scratch) {
+        let world = World::new(scratch).await;
         world.deliver(
             "plays/2026-10-02/a.csv",
             &(PLAYS.to_owned() + "K1,ZZZ0000001,2026-10-01T10:00:00+09:00,SH4,SH4-STONE,7\n"),
@@ -323,9 +322,9 @@ async fn an_unknown_keychip_comes_in_with_the_first_run_after_its_import_and_is_
     }
 }
 
-#[tokio::test]
-async fn a_second_run_changes_nothing_and_a_changed_file_is_reported_not_ingested() {
-    for world in World::each().await {
+each_engine! {
+    async fn a_second_run_changes_nothing_and_a_changed_file_is_reported_not_ingested(scratch) {
+        let world = World::new(scratch).await;
         world.deliver("plays/2026-10-02/a.csv", &plays_of_the_2nd());
         world.deliver("purchases/2026-10-02/a.csv", &purchases_of_the_2nd());
         let first = world.ingest().await;
@@ -391,9 +390,9 @@ async fn the_same_deliveries_give_the_same_bytes_and_gzip_reads_like_plain() {
     );
 }
 
-#[tokio::test]
-async fn an_id_seen_chunks_earlier_in_the_same_file_is_a_duplicate_or_a_conflict() {
-    for world in World::each().await {
+each_engine! {
+    async fn an_id_seen_chunks_earlier_in_the_same_file_is_a_duplicate_or_a_conflict(scratch) {
+        let world = World::new(scratch).await;
         let line = |id: &str, count: u32| {
             format!("{id},A72E01A0001,2026-10-01T10:00:00+09:00,SH4,SH4-STONE,{count}\n")
         };
@@ -438,9 +437,9 @@ fn play(id: &str) -> String {
     format!("{id},A72E01A0001,2026-10-01T10:00:00+09:00,SH4,SH4-STONE,1")
 }
 
-#[tokio::test]
-async fn hostile_files_get_a_clear_outcome_and_never_stop_the_other_files() {
-    for world in World::each().await {
+each_engine! {
+    async fn hostile_files_get_a_clear_outcome_and_never_stop_the_other_files(scratch) {
+        let world = World::new(scratch).await;
         let day = "plays/2026-10-02";
         // A line over 64 KiB between two good ones: one malformed row, the file goes on.
         let long = format!(

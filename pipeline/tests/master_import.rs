@@ -7,7 +7,7 @@ use pipeline::lake::Location;
 use pipeline::master::{import_adjustments, ImportError, ImportReport};
 use pipeline::testing::ScratchDatabase;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// `kakin master import` with a throw-away lake.
 async fn import_master(db: &Database, dir: &Path) -> Result<ImportReport, ImportError> {
@@ -16,9 +16,7 @@ async fn import_master(db: &Database, dir: &Path) -> Result<ImportReport, Import
     pipeline::master::import_master(db, &location, dir).await
 }
 
-fn guide() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
-}
+use pipeline::testing::guide_statement as guide;
 
 /// Run `test` once on a fresh SQLite database and once on a fresh PostgreSQL database.
 async fn on_each_engine<F, Fut>(test: F)

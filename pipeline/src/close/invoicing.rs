@@ -48,7 +48,7 @@ impl Invoice {
             subtotal: self.subtotal,
             tax: self.tax,
             total: self.total,
-            status: "ISSUED".into(),
+            status: InvoiceStatus::Issued,
             replaces: self.replaces.clone(),
             void_reason: None,
         }

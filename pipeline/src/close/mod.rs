@@ -25,7 +25,7 @@ pub use reissue::{finish_rewrites, reissue, void_invoice, ReissueReport};
 pub use statements::{statements, Statements};
 
 use crate::db::{Database, DbError, InvoiceRecord};
-use crate::domain::{MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates};
+use crate::domain::{InvoiceStatus, MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates};
 use crate::lake::layout::{closing_month_of, Area, StatementTable, PROVISIONAL};
 use crate::lake::{LakeError, LocalCopy, Location};
 use chrono::{Datelike, NaiveDate};
@@ -333,7 +333,7 @@ pub async fn preview_close(
     let previous_invoice_total = |partner: &PartnerCode| {
         previous_invoices
             .iter()
-            .find(|i| i.partner_code == partner.as_str() && i.status == "ISSUED")
+            .find(|i| i.partner_code == partner.as_str() && i.status == InvoiceStatus::Issued)
             .map(|i| i.total)
     };
     let rows = partners

@@ -17,8 +17,8 @@ use super::tables;
 use super::{CloseError, CloseSettings};
 use crate::db::{Database, InvoiceRecord, PendingRewrite, RewriteKind};
 use crate::domain::{
-    ChargeCode, KeychipId, Month, Parse, ParseError, PartnerCode, PaymentMethod, ProductCode,
-    StoreCode,
+    ChargeCode, InvoiceStatus, KeychipId, Month, Parse, ParseError, PartnerCode, PaymentMethod,
+    ProductCode, StoreCode,
 };
 use crate::domain::{PaymentTotals, Rates};
 use crate::lake::layout::{Area, StatementTable};
@@ -38,7 +38,7 @@ pub async fn void_invoice(
         .invoice(number)
         .await?
         .ok_or_else(|| CloseError::Refused(format!("there is no invoice {number}")))?;
-    if record.status == "VOID" {
+    if record.status == InvoiceStatus::Void {
         return Ok((month, record));
     }
     db.begin_rewrite(&PendingRewrite {
@@ -78,7 +78,10 @@ fn voided(invoices: &RecordBatch, number: &str, reason: &str) -> Result<RecordBa
         ))
     };
     let mut columns = invoices.columns().to_vec();
-    for (name, value) in [("status", "VOID"), ("void_reason", reason)] {
+    for (name, value) in [
+        ("status", InvoiceStatus::Void.as_str()),
+        ("void_reason", reason),
+    ] {
         let index = invoices.schema().index_of(name)?;
         columns[index] = replace(name, value);
     }
@@ -122,7 +125,7 @@ pub async fn reissue(
         .ok_or_else(|| {
             CloseError::Refused(format!("{partner} has no invoice in the close of {month}"))
         })?;
-    if latest.status == "ISSUED" {
+    if latest.status == InvoiceStatus::Issued {
         return match latest.replaces.clone() {
             Some(replaces) => Ok(ReissueReport {
                 month,

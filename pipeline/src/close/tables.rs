@@ -470,7 +470,7 @@ fn invoice_tables(
             int(invoice.subtotal),
             int(invoice.tax),
             int(invoice.total),
-            text(&invoice.status),
+            text(invoice.status),
             optional(invoice.replaces.as_ref()),
             optional(invoice.void_reason.as_ref()),
             Cell::Text(None),

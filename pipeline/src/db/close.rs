@@ -2,7 +2,7 @@
 //! ingest batches it was the first to see.
 
 use super::{optional, text, Cell, Cells, Database, DbResult};
-use crate::domain::{Month, Parse};
+use crate::domain::{InvoiceStatus, Month, Parse};
 use chrono::{SecondsFormat, Utc};
 
 /// An issued invoice, as recorded.
@@ -13,8 +13,7 @@ pub struct InvoiceRecord {
     pub subtotal: i64,
     pub tax: i64,
     pub total: i64,
-    /// `ISSUED` or `VOID`.
-    pub status: String,
+    pub status: InvoiceStatus,
     /// The number of the voided invoice this one reissues.
     pub replaces: Option<String>,
     pub void_reason: Option<String>,
@@ -33,7 +32,7 @@ fn invoice_record(row: &sqlx::any::AnyRow) -> DbResult<(Month, InvoiceRecord)> {
             subtotal: c.int("subtotal")?,
             tax: c.int("tax")?,
             total: c.int("total")?,
-            status: c.text("status")?,
+            status: c.parse("status", InvoiceStatus::parse)?,
             replaces: c.optional_text("replaces")?,
             void_reason: c.optional_text("void_reason")?,
         },
@@ -243,7 +242,7 @@ impl Database {
                     Cell::Int(i.subtotal),
                     Cell::Int(i.tax),
                     Cell::Int(i.total),
-                    text(&i.status),
+                    text(i.status),
                     optional(i.replaces.as_ref()),
                     optional(i.void_reason.as_ref()),
                 ]

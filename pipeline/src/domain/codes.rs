@@ -233,6 +233,10 @@ closed_list!(
     }
 );
 closed_list!(
+    /// Where an issued invoice stands: issued, or voided (its number stays taken).
+    InvoiceStatus { Issued => "ISSUED", Void => "VOID" }
+);
+closed_list!(
     /// What an adjustment slip does: billed (調整明細), paid (D1) or refunded (E1).
     AdjustmentKind { Billing => "BILLING", Payment => "PAYMENT", Refund => "REFUND" }
 );

@@ -184,4 +184,40 @@ mod tests {
         assert!(parse_date("2023-5-1").is_err());
         assert!(parse_timestamp("2023-05-01 10:00:00").is_err());
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn month() -> impl Strategy<Value = Month> {
+            (1900i32..2200, 1u32..=12)
+                .prop_map(|(y, m)| Month::parse(&format!("{y:04}-{m:02}")).expect("a month"))
+        }
+
+        proptest! {
+            #[test]
+            fn month_arithmetic_goes_both_ways(m in month()) {
+                prop_assert_eq!(m.next().previous(), m);
+                prop_assert_eq!(m.previous().next(), m);
+                prop_assert!(m.next() > m);
+                prop_assert_eq!(Month::parse(&m.to_string()).unwrap(), m);
+                prop_assert_eq!(Month::of(m.last_day()), m);
+                prop_assert_eq!(m.last_day().succ_opt().unwrap(), m.next().first_day());
+                prop_assert_eq!(m.days().count() as u32, chrono::Datelike::day(&m.last_day()));
+            }
+
+            #[test]
+            fn validity_overlap_is_symmetric(a in 0i64..400, b in 0i64..400, c in 0i64..400, d in 0i64..400,
+                                             open_a: bool, open_b: bool) {
+                let day = |n: i64| NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Days::new(n as u64);
+                let (a, b) = (a.min(b), a.max(b));
+                let (c, d) = (c.min(d), c.max(d));
+                let first = Validity::new(day(a), (!open_a).then(|| day(b))).unwrap();
+                let second = Validity::new(day(c), (!open_b).then(|| day(d))).unwrap();
+                prop_assert_eq!(first.overlaps(&second), second.overlaps(&first));
+                let shared = (a..=400).any(|n| first.contains(day(n)) && second.contains(day(n)));
+                prop_assert_eq!(first.overlaps(&second), shared);
+            }
+        }
+    }
 }

@@ -216,4 +216,68 @@ mod tests {
             ]
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn figures() -> impl Strategy<Value = PaymentFigures> {
+            let method = prop_oneof![
+                Just(None),
+                Just(Some(PaymentMethod::Emoney)),
+                Just(Some(PaymentMethod::Aimepay))
+            ];
+            (method, 0i64..10_000_000, 0i64..1_000_000_000, 0i64..100_000).prop_map(
+                |(method, count, amount, refund)| PaymentFigures {
+                    method,
+                    count,
+                    amount: method.map(|_| amount),
+                    refund_unit_price: Decimal::new(refund, 4),
+                },
+            )
+        }
+
+        fn slip() -> impl Strategy<Value = (AdjustmentKind, i64)> {
+            let kind = prop_oneof![
+                Just(AdjustmentKind::Billing),
+                Just(AdjustmentKind::Payment),
+                Just(AdjustmentKind::Refund)
+            ];
+            (kind, -10_000_000i64..10_000_000)
+        }
+
+        fn percent() -> impl Strategy<Value = Decimal> {
+            (0i64..=10_000).prop_map(|p| Decimal::new(p, 2))
+        }
+
+        proptest! {
+            #[test]
+            fn pay_is_a1_plus_b1_less_b4_less_f3_plus_g1(
+                payments in prop::collection::vec(figures(), 0..12),
+                slips in prop::collection::vec(slip(), 0..4),
+                aimepay_fee in percent(), emoney_fee in percent(), consumption_tax in percent(),
+            ) {
+                let rates = Rates { aimepay_fee, emoney_fee, consumption_tax };
+                let t = payment_totals(&payments, &slips, rates).unwrap();
+                prop_assert_eq!(t.pay, t.a1 + t.b1 - t.b4 - t.f3 + t.g1);
+                prop_assert_eq!(t.b4, t.b2 + t.b3);
+                prop_assert_eq!((t.f1, t.f2, t.f3), (t.a2, t.e1, t.a2 - t.e1));
+                prop_assert_eq!(t.g1, t.c1 + t.d1);
+                prop_assert!(t.a2.abs() <= t.a1.abs() && t.f4.abs() <= t.f3.abs());
+            }
+
+            #[test]
+            fn tax_once_per_rate_is_within_a_yen_of_the_unrounded_line_taxes(
+                amounts in prop::collection::vec(-1_000_000i64..10_000_000, 1..20),
+                rate in percent(),
+            ) {
+                let once = percent_of(checked_sum(amounts.iter().copied()).unwrap(), rate).unwrap().0;
+                let unrounded: Decimal = amounts
+                    .iter()
+                    .map(|a| Decimal::from(*a) * rate / Decimal::ONE_HUNDRED)
+                    .sum();
+                prop_assert!((Decimal::from(once) - unrounded).abs() < Decimal::ONE);
+            }
+        }
+    }
 }

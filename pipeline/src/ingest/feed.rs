@@ -319,4 +319,29 @@ mod tests {
             rejection.detail
         );
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn the_same_instant_in_any_offset_is_the_same_content(
+                seconds in 1_500_000_000i64..2_000_000_000, offset_minutes in -(14 * 60)..=(14 * 60),
+            ) {
+                let utc = chrono::DateTime::from_timestamp(seconds, 0).unwrap();
+                let offset = chrono::FixedOffset::east_opt(offset_minutes * 60).unwrap();
+                let there = utc.with_timezone(&offset).to_rfc3339();
+                let here = utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let play = |at: &str| {
+                    let line = format!("E1,A72E01A0001,{at},SH4,SH4-STONE,7");
+                    let fields: Vec<&str> = line.split(',').collect();
+                    Feed::Plays.parse(&fields).unwrap()
+                };
+                let (a, b) = (play(&here), play(&there));
+                prop_assert_eq!(a.content_hash(), b.content_hash());
+                prop_assert_eq!(a.date, b.date, "one business date (JST) whatever the offset");
+            }
+        }
+    }
 }

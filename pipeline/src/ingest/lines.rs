@@ -218,4 +218,19 @@ mod tests {
         let joined = join_fields(&["x", "say \"hi\"", ""]);
         assert_eq!(splitter.split(&joined), ["x", "say \"hi\"", ""]);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn fields_joined_split_back_to_themselves(fields in prop::collection::vec("[^\r\n]{0,12}", 1..8)) {
+                let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+                let mut splitter = FieldSplitter::new();
+                let line = join_fields(&fields);
+                prop_assert_eq!(splitter.split(&line), fields);
+            }
+        }
+    }
 }
