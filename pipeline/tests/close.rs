@@ -3,7 +3,7 @@
 
 use arrow_array::{Array, Decimal128Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use pipeline::close::{close_month, CloseError, CloseSettings, Overrides};
+use pipeline::close::{self, close_month, CloseError, CloseSettings, Overrides};
 use pipeline::db::Database;
 use pipeline::domain::{Month, Parse};
 use pipeline::each_engine;
@@ -31,6 +31,11 @@ struct Closed {
 }
 
 impl Closed {
+    /// The close of `month` as finance runs it, with no override.
+    async fn close(&self, month: Month) -> Result<close::CloseReport, CloseError> {
+        close_month(&self.db, &self.lake, SETTINGS, month, Overrides::default()).await
+    }
+
     /// The guide's statement imported and ingested (not yet closed).
     async fn ingested(scratch: ScratchDatabase) -> Closed {
         eprintln!("on {}", scratch.url);
@@ -109,13 +114,7 @@ each_engine! {
     async fn the_guides_statement_closes_to_every_figure_of_expected_json(scratch) {
         let expected = expected();
         let closed = Closed::ingested(scratch).await;
-        let report = close_month(
-            &closed.db,
-            &closed.lake,
-            SETTINGS,
-            may(),
-            Overrides::default(),
-        )
+        let report = closed.close(may())
         .await
         .unwrap();
         assert!(!report.already_closed);
@@ -235,23 +234,11 @@ each_engine! {
 each_engine! {
     async fn closes_run_in_sequence_and_a_closed_month_changes_nothing(scratch) {
         let closed = Closed::ingested(scratch).await;
-        let first = close_month(
-            &closed.db,
-            &closed.lake,
-            SETTINGS,
-            may(),
-            Overrides::default(),
-        )
+        let first = closed.close(may())
         .await
         .unwrap();
         let lake = files_under(closed.lake_dir.path());
-        let again = close_month(
-            &closed.db,
-            &closed.lake,
-            SETTINGS,
-            may(),
-            Overrides::default(),
-        )
+        let again = closed.close(may())
         .await
         .unwrap();
         assert!(again.already_closed);
@@ -261,13 +248,7 @@ each_engine! {
             "nothing changed"
         );
         let july = Month::parse("2023-07").unwrap();
-        match close_month(
-            &closed.db,
-            &closed.lake,
-            SETTINGS,
-            july,
-            Overrides::default(),
-        )
+        match closed.close(july)
         .await
         {
             Err(CloseError::OutOfSequence { expected, .. }) => {
@@ -307,15 +288,7 @@ async fn the_same_inputs_close_to_byte_identical_tables() {
     let mut lakes = Vec::new();
     for scratch in ScratchDatabase::each().await {
         let closed = Closed::ingested(scratch).await;
-        close_month(
-            &closed.db,
-            &closed.lake,
-            SETTINGS,
-            may(),
-            Overrides::default(),
-        )
-        .await
-        .unwrap();
+        closed.close(may()).await.unwrap();
         let tables: Vec<_> = files_under(closed.lake_dir.path())
             .into_iter()
             .filter(|(p, _)| p.to_string_lossy().contains("closing_month="))

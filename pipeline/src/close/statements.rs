@@ -91,11 +91,7 @@ mod tests {
     use rust_decimal::Decimal;
 
     fn rates() -> Rates {
-        Rates {
-            aimepay_fee: Decimal::from(5),
-            emoney_fee: Decimal::from(3),
-            consumption_tax: Decimal::from(10),
-        }
+        crate::domain::guide_rates()
     }
 
     #[test]

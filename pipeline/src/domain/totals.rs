@@ -173,16 +173,22 @@ pub fn payment_totals(
     })
 }
 
+/// The guide's rates (5 / 3 / 10), for the tests of the statements' rules.
+#[cfg(test)]
+pub(crate) fn guide_rates() -> Rates {
+    Rates {
+        aimepay_fee: Decimal::from(5),
+        emoney_fee: Decimal::from(3),
+        consumption_tax: Decimal::from(10),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rates() -> Rates {
-        Rates {
-            aimepay_fee: Decimal::from(5),
-            emoney_fee: Decimal::from(3),
-            consumption_tax: Decimal::from(10),
-        }
+        guide_rates()
     }
 
     fn sales(
