@@ -297,6 +297,20 @@ impl S3Server {
         env
     }
 
+    /// A work directory and kakin's settings on this server, `master` imported.
+    fn site(
+        &self,
+        database_url: &str,
+        master: &Path,
+    ) -> (tempfile::TempDir, Vec<(&'static str, String)>) {
+        let work = tempfile::tempdir().unwrap();
+        let env = self.site_env(database_url);
+        let import = ["master", "import", master.to_str().unwrap()];
+        let out = run(&mut kakin(work.path(), &env, &import));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (work, env)
+    }
+
     fn s3(&self, args: &[&str]) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/s3.py");
         let out = Command::new("python3")
@@ -333,15 +347,7 @@ async fn the_same_ingest_and_close_against_a_real_s3_server_write_the_same_lake(
     let incoming = local.dir.path().join("demo/incoming");
     server.s3(&["upload", incoming.to_str().unwrap(), "incoming"]);
     let scratch = ScratchDatabase::postgres().await;
-    let work = tempfile::tempdir().unwrap();
-    let env = server.site_env(&scratch.url);
-    let master = local.dir.path().join("demo/master");
-    let out = run(&mut kakin(
-        work.path(),
-        &env,
-        &["master", "import", master.to_str().unwrap()],
-    ));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (work, env) = server.site(&scratch.url, &local.dir.path().join("demo/master"));
     let out = run(&mut kakin(work.path(), &env, &["ingest"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let again = run(&mut kakin(work.path(), &env, &["ingest"]));
@@ -398,15 +404,10 @@ async fn an_s3_key_object_store_cannot_read_is_reported_and_fails_the_run_until_
     let dotted = "plays/2026-10-05/../escape.csv";
     server.s3(&["put", "incoming", dotted, play]);
     let scratch = ScratchDatabase::sqlite();
-    let work = tempfile::tempdir().unwrap();
-    let env = server.site_env(&scratch.url);
-    let master = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement/master");
-    let out = run(&mut kakin(
-        work.path(),
-        &env,
-        &["master", "import", master.to_str().unwrap()],
-    ));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (work, env) = server.site(
+        &scratch.url,
+        &pipeline::testing::guide_statement().join("master"),
+    );
 
     let out = run(&mut kakin(work.path(), &env, &["ingest"]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));

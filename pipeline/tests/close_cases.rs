@@ -195,6 +195,21 @@ impl Network {
             .unwrap();
     }
 
+    /// `kakin close 2026-09 --reissue PARTNER`.
+    async fn reissue_september(
+        &self,
+        code: &str,
+    ) -> Result<close::ReissueReport, close::CloseError> {
+        reissue(
+            &self.db,
+            &self.lake,
+            SETTINGS,
+            month("2026-09"),
+            &partner(code),
+        )
+        .await
+    }
+
     /// The close of `closing` as finance runs it, with no override.
     async fn close(&self, closing: &str) -> Result<close::CloseReport, close::CloseError> {
         let overrides = Overrides::default();
@@ -486,13 +501,7 @@ each_engine! {
         let p2_before = p2_rows(&network);
 
         // Refused while the invoice stands.
-        let refused = reissue(
-            &network.db,
-            &network.lake,
-            SETTINGS,
-            month("2026-09"),
-            &partner(P1),
-        )
+        let refused = network.reissue_september(P1)
         .await;
         assert!(
             matches!(refused, Err(close::CloseError::Refused(_))),
@@ -505,22 +514,16 @@ each_engine! {
         assert_eq!(voided.status, pipeline::domain::InvoiceStatus::Void);
 
         // The price of CHUNI-OPT is corrected (8.9 → 9) before the reissue.
-        let fix = network.inputs.path().join("fix");
-        write(
-            &fix.join("charges.csv"),
-            "charge_code,title_code,kind,item_name,charge_name,unit_price,tax_rate,valid_from,valid_to,allnet_class\n\
-             CHUNI-OPT,CHUNI,BILLING,CHUNITHMシリーズ,オプション課金,9,10,2026-01-01,,\n",
-        );
-        pipeline::master::import_master(&network.db, &network.lake, &fix)
-            .await
-            .unwrap();
-        let report = reissue(
-            &network.db,
-            &network.lake,
-            SETTINGS,
-            month("2026-09"),
-            &partner(P1),
+        import(
+            &network,
+            &[(
+                "charges.csv",
+                "charge_code,title_code,kind,item_name,charge_name,unit_price,tax_rate,valid_from,valid_to,allnet_class\n\
+                 CHUNI-OPT,CHUNI,BILLING,CHUNITHMシリーズ,オプション課金,9,10,2026-01-01,,\n",
+            )],
         )
+        .await;
+        let report = network.reissue_september(P1)
         .await
         .unwrap();
         assert_eq!(report.invoice.invoice_no, "1700002");
@@ -563,13 +566,7 @@ each_engine! {
 
         // A second reissue changes nothing.
         let after = network.lake_files();
-        let again = reissue(
-            &network.db,
-            &network.lake,
-            SETTINGS,
-            month("2026-09"),
-            &partner(P1),
-        )
+        let again = network.reissue_september(P1)
         .await
         .unwrap();
         assert!(again.already_reissued);
@@ -926,13 +923,7 @@ each_engine! {
         void_invoice(&network.db, &network.lake, "1700000", "料率改定")
             .await
             .unwrap();
-        let reissued = reissue(
-            &network.db,
-            &network.lake,
-            SETTINGS,
-            month("2026-09"),
-            &partner(P1),
-        )
+        let reissued = network.reissue_september(P1)
         .await
         .unwrap();
         assert_eq!(
