@@ -116,10 +116,7 @@ impl Context {
 
     /// What the close settles on, from the settings.
     pub fn close_settings(&self) -> CloseSettings {
-        CloseSettings {
-            invoice_number_start: self.settings.invoice_number_start,
-            payment_day: self.settings.payment_day,
-        }
+        CloseSettings::from(&self.settings)
     }
 }
 
@@ -236,7 +233,7 @@ fn lost_lease(why: &str) -> ! {
 async fn recover(context: &Context) -> Result<(), Failure> {
     let Context { db, lake, .. } = context;
     lake.remove_staging().await.map_err(anyhow::Error::from)?;
-    let finished = pipeline::close::finish_rewrites(db, lake, context.close_settings())
+    let finished = pipeline::close::finish_rewrites(db, lake, &context.close_settings())
         .await
         .map_err(anyhow::Error::from)?;
     for rewrite in finished {

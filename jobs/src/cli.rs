@@ -85,6 +85,8 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Check every document in the lake against the SHA-256 recorded when it was issued.
+    Verify,
     /// The job ledger: each run, its arguments, start, end, outcome and counts.
     Runs {
         #[arg(long, default_value_t = 20)]
@@ -172,5 +174,6 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
             output,
         } => crate::read::query(context, &sql, format, output.as_deref()).await,
         Command::Runs { limit } => crate::runs::print_runs(context, limit).await,
+        Command::Verify => crate::close::verify(context).await,
     }
 }

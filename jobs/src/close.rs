@@ -15,9 +15,10 @@ impl Recorded for CloseReport {
         let paid: i64 = self.totals.values().map(|t| t.pay).sum();
         let billed: i64 = self.invoices.iter().map(|i| i.total).sum();
         format!(
-            "{} invoices ({billed} yen), {} payment statements ({paid} yen)",
+            "{} invoices ({billed} yen), {} payment statements ({paid} yen), {} documents",
             self.invoices.len(),
-            self.totals.len()
+            self.totals.len(),
+            self.documents.len()
         )
     }
 }
@@ -41,7 +42,8 @@ fn print_invoice(invoice: &InvoiceRecord) {
 /// `kakin close M`, also the demo's close step: prints each invoice and each partner's PAY.
 pub async fn close(context: &Context, month: Month, overrides: Overrides) -> Result<(), Failure> {
     let (db, lake) = (&context.db, &context.lake);
-    let job = close::close_month(db, lake, context.close_settings(), month, overrides);
+    let settings = context.close_settings();
+    let job = close::close_month(db, lake, &settings, month, overrides);
     let mut arguments = month.to_string();
     for (given, flag) in [
         (overrides.allow_empty, " --allow-empty"),
@@ -78,7 +80,8 @@ fn change(now: Option<i64>, before: Option<i64>) -> String {
 /// `kakin close M --dry-run`: every partner's invoice total and PAY beside the previous close's.
 pub async fn preview(context: &Context, month: Month) -> Result<(), Failure> {
     let (db, lake) = (&context.db, &context.lake);
-    let preview = close::preview_close(db, lake, context.close_settings(), month).await?;
+    let settings = context.close_settings();
+    let preview = close::preview_close(db, lake, &settings, month).await?;
     if preview.already_closed {
         println!("{month} is already closed; its invoices:");
         preview.invoices.iter().for_each(print_invoice);
@@ -132,7 +135,8 @@ pub async fn refresh(context: &Context) -> Result<(), Failure> {
         .with_timezone(&chrono_tz::Asia::Tokyo)
         .date_naive();
     let yesterday = today - Days::new(1);
-    let job = close::refresh(db, lake, context.close_settings(), yesterday);
+    let settings = context.close_settings();
+    let job = close::refresh(db, lake, &settings, yesterday);
     let reports = ledgered(context, "refresh", "", job).await?;
     if reports.is_empty() {
         println!("no open month has a day before {today} to refresh");
@@ -162,7 +166,8 @@ impl Recorded for (Month, InvoiceRecord) {
 pub async fn void(context: &Context, number: &str, reason: &str) -> Result<(), Failure> {
     let (db, lake) = (&context.db, &context.lake);
     let arguments = format!("{number} --reason {reason}");
-    let job = close::void_invoice(db, lake, number, reason);
+    let settings = context.close_settings();
+    let job = close::void_invoice(db, lake, &settings, number, reason);
     let (month, record) = ledgered(context, "invoice void", &arguments, job).await?;
     println!(
         "invoice {number} of the close of {month} is VOID ({}); reissue it with: kakin close {month} --reissue {}",
@@ -192,7 +197,8 @@ pub async fn reissue(context: &Context, month: Month, partner: &str) -> Result<(
     let partner = PartnerCode::parse(partner).map_err(|e| Failure::Invalid(e.to_string()))?;
     let (db, lake) = (&context.db, &context.lake);
     let arguments = format!("{month} --reissue {partner}");
-    let job = close::reissue(db, lake, context.close_settings(), month, &partner);
+    let settings = context.close_settings();
+    let job = close::reissue(db, lake, &settings, month, &partner);
     let report = ledgered(context, "close", &arguments, job).await?;
     println!("reissued for {partner} ({month}): {}", report.counts());
     print_invoice(&report.invoice);
@@ -200,4 +206,25 @@ pub async fn reissue(context: &Context, month: Month, partner: &str) -> Result<(
         println!("  支払合計 {partner}: お支払合計金額 {} yen", totals.pay);
     }
     Ok(())
+}
+
+/// `kakin verify`: exits 1 when any document is missing or differs from what was issued.
+pub async fn verify(context: &Context) -> Result<(), Failure> {
+    let found = close::verify(&context.db, &context.lake).await?;
+    for problem in &found.problems {
+        println!("{problem}");
+    }
+    println!(
+        "{} document(s) checked, {} problem(s)",
+        found.checked,
+        found.problems.len()
+    );
+    if found.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Failed(anyhow::anyhow!(
+            "{} document(s) differ from what was issued",
+            found.problems.len()
+        )))
+    }
 }

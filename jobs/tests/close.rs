@@ -58,15 +58,24 @@ each_engine! {
             stdout(&out)
         );
 
+        // Killed once its documents are in place, then again once its tables are too.
         let killed = guide_site(killed);
-        let out = killed.run(&["close", "2023-05"], Some("close-before-commit"));
-        assert!(!out.status.success(), "the failpoint kills the close");
-        assert!(!closes(&killed).is_empty(), "its files were put in place");
-        let count = "SELECT COUNT(*) AS n FROM billing_details";
-        let shown = killed.run(&["query", count, "--format", "csv"], None);
-        assert_eq!(stdout(&shown), "n\n0\n", "{}", text(&shown.stderr));
-        let listed = killed.run(&["export", "invoices"], None);
-        assert_eq!(stdout(&listed).lines().count(), 1, "the header alone");
+        for failpoint in ["close-documents-written", "close-before-commit"] {
+            let out = killed.run(&["close", "2023-05"], Some(failpoint));
+            assert!(!out.status.success(), "{failpoint} kills the close");
+            assert!(!closes(&killed).is_empty(), "its files were put in place");
+            let count = "SELECT COUNT(*) AS n FROM billing_details";
+            let shown = killed.run(&["query", count, "--format", "csv"], None);
+            if failpoint == "close-documents-written" {
+                assert!(text(&shown.stderr).contains("'billing_details' was not found"));
+            } else {
+                assert_eq!(stdout(&shown), "n\n0\n", "{}", text(&shown.stderr));
+            }
+            let listed = killed.run(&["export", "invoices"], None);
+            assert_eq!(stdout(&listed).lines().count(), 1, "the header alone");
+            let verified = killed.run(&["verify"], None);
+            assert!(stdout(&verified).contains("0 document(s) checked"), "none issued yet");
+        }
         let rerun = killed.run(&["close", "2023-05"], None);
         assert!(rerun.status.success());
         assert!(
@@ -76,8 +85,11 @@ each_engine! {
         );
         assert!(
             closes(&killed) == closes(&clean),
-            "the rerun writes the uninterrupted close's bytes"
+            "the rerun writes the uninterrupted close's bytes, documents included"
         );
+        let verified = killed.run(&["verify"], None);
+        assert!(verified.status.success(), "{}", stdout(&verified));
+        assert!(stdout(&verified).contains("4 document(s) checked, 0 problem(s)"));
         let again = killed.run(&["close", "2023-05"], None);
         assert!(
             stdout(&again).contains("2023-05 is already closed"),

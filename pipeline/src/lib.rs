@@ -11,6 +11,7 @@
 pub mod close;
 pub mod config;
 pub mod db;
+pub mod documents;
 pub mod domain;
 pub mod export;
 pub mod ingest;

@@ -13,6 +13,33 @@ pub fn guide_statement() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/guide-statement")
 }
 
+/// A PDF's text as poppler's `pdftotext` reads it (layout kept): what a reader of the
+/// document can find in it.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("poppler's pdftotext is installed (.ci/run installs poppler-utils)");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(pdf)
+        .expect("pdftotext reads the PDF");
+    let out = child.wait_with_output().expect("pdftotext runs");
+    assert!(out.status.success(), "pdftotext failed: {out:?}");
+    String::from_utf8(out.stdout).expect("pdftotext writes UTF-8")
+}
+
+/// Hex SHA-256, as the ledger records documents.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// Every file under `dir` (none if it does not exist), by path relative to `dir`, with its
 /// bytes: what two lakes are compared by.
 pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {

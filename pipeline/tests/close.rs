@@ -14,10 +14,10 @@ use serde_json::Value;
 
 use pipeline::testing::guide_statement as guide;
 
-const SETTINGS: CloseSettings = CloseSettings {
-    invoice_number_start: 1_700_000,
-    payment_day: 25,
-};
+/// The embedded default's settings: invoices from 1700000, payment on the 25th.
+fn settings() -> CloseSettings {
+    CloseSettings::from(&pipeline::config::Settings::default())
+}
 
 fn may() -> Month {
     Month::parse("2023-05").unwrap()
@@ -33,7 +33,14 @@ struct Closed {
 impl Closed {
     /// The close of `month` as finance runs it, with no override.
     async fn close(&self, month: Month) -> Result<close::CloseReport, CloseError> {
-        close_month(&self.db, &self.lake, SETTINGS, month, Overrides::default()).await
+        close_month(
+            &self.db,
+            &self.lake,
+            &settings(),
+            month,
+            Overrides::default(),
+        )
+        .await
     }
 
     /// The guide's statement imported and ingested (not yet closed).
@@ -259,7 +266,7 @@ each_engine! {
         let june = close_month(
             &closed.db,
             &closed.lake,
-            SETTINGS,
+            &settings(),
             Month::parse("2023-06").unwrap(),
             // June has no event: finance closes it knowingly.
             Overrides {
@@ -289,12 +296,112 @@ async fn the_same_inputs_close_to_byte_identical_tables() {
     for scratch in ScratchDatabase::each().await {
         let closed = Closed::ingested(scratch).await;
         closed.close(may()).await.unwrap();
-        let tables: Vec<_> = files_under(closed.lake_dir.path())
+        let closes: Vec<_> = files_under(closed.lake_dir.path())
             .into_iter()
             .filter(|(p, _)| p.to_string_lossy().contains("closing_month="))
             .collect();
-        assert_eq!(tables.len(), 10);
-        lakes.push(tables);
+        let pdfs = closes
+            .iter()
+            .filter(|(p, _)| p.starts_with("documents"))
+            .count();
+        assert_eq!(
+            (closes.len() - pdfs, pdfs),
+            (10, 4),
+            "10 tables and 4 documents"
+        );
+        lakes.push(closes);
     }
-    assert!(lakes[0] == lakes[1]);
+    assert!(
+        lakes[0] == lakes[1],
+        "the same tables and the same PDFs, byte for byte"
+    );
+}
+
+/// The documents of a close, by path under `documents/`, with their text as pdftotext reads
+/// it (whitespace removed: layout spacing is the renderer's business, not the figures').
+fn documents_of(closed: &Closed) -> std::collections::BTreeMap<String, (Vec<u8>, String)> {
+    files_under(&closed.lake_dir.path().join("documents"))
+        .into_iter()
+        .map(|(path, pdf)| {
+            let text: String = pipeline::testing::pdf_text(&pdf)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            (path.to_string_lossy().into_owned(), (pdf, text))
+        })
+        .collect()
+}
+
+fn shows(text: &str, figures: &[&str]) {
+    for figure in figures {
+        assert!(text.contains(figure), "{figure:?} not in {text}");
+    }
+}
+
+each_engine! {
+    async fn the_guides_close_issues_its_invoice_adjustments_and_payment_notices_as_pdfs(scratch) {
+        let closed = Closed::ingested(scratch).await;
+        closed.close(may()).await.unwrap();
+        let documents = documents_of(&closed);
+        let names: Vec<&str> = documents.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "closing_month=2023-05/229999000/adjustments-1700000.pdf",
+                "closing_month=2023-05/229999000/invoice-1700000.pdf",
+                "closing_month=2023-05/229999000/payment-notice-2023-05.pdf",
+                "closing_month=2023-05/229999001/payment-notice-2023-05.pdf",
+            ],
+            "no invoice for the partner with nothing billed"
+        );
+        let read = |name: &str| &documents[&format!("closing_month=2023-05/{name}")].1;
+
+        // The qualified invoice: issuer, partner, date, period, each line, tax once per rate.
+        shows(read("229999000/invoice-1700000.pdf"), &[
+            "適格請求書", "1700000", "株式会社セガ", "T4010801006141", "株式会社セガアミューズメント",
+            "T9234567890123", "2023年06月01日", "2023年05月01日〜2023年05月31日",
+            "年度更新プラン課金", "2023年05月", "461", "20", "9,220",
+            "WCCF店舗予選大会1KIT", "25,000", "10%対象¥34,220¥3,422", "¥37,642",
+        ]);
+        // The adjustment statement: every field of the slip.
+        shows(read("229999000/adjustments-1700000.pdf"), &[
+            "調整明細書", "I620000", "IT0001", "WCCF店舗予選大会1KIT", "2023年05月",
+            "2023年06月07日", "25,000", "2023年06月",
+        ]);
+        // The payment notice: the guide's 6-10 to 6-12, with its three parts marked.
+        shows(read("229999000/payment-notice-2023-05.pdf"), &[
+            "支払通知書", "12,100", "605", "51,000", "1,530", "153", "1,683", "22,376",
+            "2,034", "83,188", "2023年06月25日", "TOPPANエッジ・ペイメント株式会社",
+            "T3010401096996", "①", "②", "③", "AimePay決済金額(A1)×5%",
+        ]);
+        shows(read("229999001/payment-notice-2023-05.pdf"), &["株式会社テストアミューズ", "2,473"]);
+
+        // Each is recorded with its SHA-256, and the invoices table names the invoice's.
+        let records = closed.db.documents().await.unwrap();
+        assert_eq!(records.len(), 4);
+        for record in &records {
+            let (pdf, _) = &documents[record.path.strip_prefix("documents/").unwrap()];
+            assert_eq!(record.sha256, pipeline::testing::sha256(pdf), "{}", record.path);
+        }
+        let invoices = closed.table("invoices");
+        let path = "documents/closing_month=2023-05/229999000/invoice-1700000.pdf";
+        assert_eq!(text(&invoices[0], "document", 0).as_deref(), Some(path));
+        let sha = records.iter().find(|r| r.path == path).unwrap().sha256.clone();
+        assert_eq!(text(&invoices[0], "document_sha256", 0), Some(sha));
+
+        // kakin verify: all well, then a changed and a missing document are named.
+        let verified = close::verify(&closed.db, &closed.lake).await.unwrap();
+        assert_eq!((verified.checked, verified.problems.len()), (4, 0));
+        let notice = closed.lake_dir.path().join(
+            "documents/closing_month=2023-05/229999001/payment-notice-2023-05.pdf",
+        );
+        let mut bytes = std::fs::read(&notice).unwrap();
+        bytes.push(b'\n');
+        std::fs::write(&notice, bytes).unwrap();
+        std::fs::remove_file(closed.lake_dir.path().join(path)).unwrap();
+        let verified = close::verify(&closed.db, &closed.lake).await.unwrap();
+        assert_eq!(verified.problems.len(), 2, "{:?}", verified.problems);
+        assert!(verified.problems[0].ends_with("invoice-1700000.pdf: missing"));
+        assert!(verified.problems[1].contains("payment-notice-2023-05.pdf: SHA-256"));
+    }
 }

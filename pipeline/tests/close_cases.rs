@@ -18,10 +18,10 @@ use pipeline::testing::{files_under, ScratchDatabase};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const SETTINGS: CloseSettings = CloseSettings {
-    invoice_number_start: 1_700_000,
-    payment_day: 25,
-};
+/// The embedded default's settings: invoices from 1700000, payment on the 25th.
+fn settings() -> CloseSettings {
+    CloseSettings::from(&pipeline::config::Settings::default())
+}
 
 /// Months without events are closed knowingly.
 const ALLOW_EMPTY: Overrides = Overrides {
@@ -203,7 +203,7 @@ impl Network {
         reissue(
             &self.db,
             &self.lake,
-            SETTINGS,
+            &settings(),
             month("2026-09"),
             &partner(code),
         )
@@ -213,7 +213,7 @@ impl Network {
     /// The close of `closing` as finance runs it, with no override.
     async fn close(&self, closing: &str) -> Result<close::CloseReport, close::CloseError> {
         let overrides = Overrides::default();
-        close_month(&self.db, &self.lake, SETTINGS, month(closing), overrides).await
+        close_month(&self.db, &self.lake, &settings(), month(closing), overrides).await
     }
 
     /// September ingested and closed.
@@ -223,7 +223,7 @@ impl Network {
         close_month(
             &network.db,
             &network.lake,
-            SETTINGS,
+            &settings(),
             month("2026-09"),
             Overrides::default(),
         )
@@ -372,7 +372,7 @@ each_engine! {
         let october = close_month(
             &network.db,
             &network.lake,
-            SETTINGS,
+            &settings(),
             month("2026-10"),
             Overrides::default(),
         )
@@ -395,7 +395,7 @@ each_engine! {
         let network = Network::new(scratch).await;
         network.ingest("2026-09-30").await;
 
-        let reports = refresh(&network.db, &network.lake, SETTINGS, day("2026-09-30"))
+        let reports = refresh(&network.db, &network.lake, &settings(), day("2026-09-30"))
             .await
             .unwrap();
         assert_eq!(reports.len(), 1);
@@ -419,7 +419,7 @@ each_engine! {
         let lake_before = network.lake_files();
         let next_before = network.db.next_invoice_number(1_700_000).await.unwrap();
         let batches_before = network.db.committed_batches().await.unwrap();
-        let preview = preview_close(&network.db, &network.lake, SETTINGS, month("2026-09"))
+        let preview = preview_close(&network.db, &network.lake, &settings(), month("2026-09"))
             .await
             .unwrap();
         assert!(network.lake_files() == lake_before, "the lake is as it was");
@@ -437,7 +437,7 @@ each_engine! {
         let closed = close_month(
             &network.db,
             &network.lake,
-            SETTINGS,
+            &settings(),
             month("2026-09"),
             Overrides::default(),
         )
@@ -471,7 +471,7 @@ each_engine! {
 
         // October's preview compares with September's close.
         network.ingest("2026-10-31").await;
-        let october = preview_close(&network.db, &network.lake, SETTINGS, month("2026-10"))
+        let october = preview_close(&network.db, &network.lake, &settings(), month("2026-10"))
             .await
             .unwrap();
         let p1 = october
@@ -508,7 +508,7 @@ each_engine! {
             "{refused:?}"
         );
 
-        let (_, voided) = void_invoice(&network.db, &network.lake, "1700000", "単価誤り")
+        let (_, voided) = void_invoice(&network.db, &network.lake, &settings(), "1700000", "単価誤り")
             .await
             .unwrap();
         assert_eq!(voided.status, pipeline::domain::InvoiceStatus::Void);
@@ -573,6 +573,37 @@ each_engine! {
         assert!(network.lake_files() == after);
         let recorded = network.db.invoices_of(month("2026-09")).await.unwrap();
         assert_eq!(recorded.len(), 3);
+
+        // The documents: the issued invoice untouched, a void notice beside it, and the
+        // reissue's own invoice and payment notice saying what they replace.
+        let document = |name: &str| {
+            let path = format!("documents/closing_month=2026-09/{P1}/{name}");
+            network.lake_files().get(&PathBuf::from(&path)).cloned()
+        };
+        let squeezed = |pdf: Vec<u8>| -> String {
+            let text = pipeline::testing::pdf_text(&pdf);
+            text.chars().filter(|c| !c.is_whitespace()).collect()
+        };
+        let issued = PathBuf::from(format!("documents/closing_month=2026-09/{P1}/invoice-1700000.pdf"));
+        assert_eq!(document("invoice-1700000.pdf"), before.get(&issued).cloned());
+        let void = squeezed(document("invoice-1700000-void.pdf").expect("a void notice"));
+        assert!(void.contains("無効") && void.contains("単価誤り") && void.contains("¥524"), "{void}");
+        let reissued = squeezed(document("invoice-1700002.pdf").expect("the reissue's invoice"));
+        assert!(reissued.contains("請求書番号1700000の再発行") && reissued.contains("¥525"), "{reissued}");
+        let notice = squeezed(document("payment-notice-2026-09-1700002.pdf").expect("its notice"));
+        assert!(notice.contains("請求書番号1700000の再発行"), "{notice}");
+        assert!(document("payment-notice-2026-09.pdf").is_some(), "the first notice stays");
+        let verified = close::verify(&network.db, &network.lake).await.unwrap();
+        assert!(verified.problems.is_empty(), "{:?}", verified.problems);
+        let mut kinds: Vec<String> = network.db.documents().await.unwrap().iter()
+            .filter(|d| d.partner_code == P1 && d.kind != pipeline::domain::DocumentKind::Adjustments)
+            .map(|d| format!("{} {}", d.kind, d.invoice_no.as_deref().unwrap_or("-")))
+            .collect();
+        kinds.sort();
+        assert_eq!(kinds, [
+            "invoice 1700000", "invoice 1700002", "payment_notice 1700000",
+            "payment_notice 1700002", "void_notice 1700000",
+        ]);
     }
 }
 
@@ -791,8 +822,8 @@ each_engine! {
             invoices.iter().map(|r| r.join(",")).collect::<Vec<_>>(),
             [
                 "請求書発行月,取引先名,取引先コード,請求書番号,ファイル",
-                "2026年10月,株式会社いちアミューズ,100000001,1700000,-",
-                "2026年10月,株式会社にアミューズ,100000002,1700001,-",
+                "2026年10月,株式会社いちアミューズ,100000001,1700000,documents/closing_month=2026-09/100000001/invoice-1700000.pdf",
+                "2026年10月,株式会社にアミューズ,100000002,1700001,documents/closing_month=2026-09/100000002/invoice-1700001.pdf",
             ]
         );
         let billing_slips = network.export(View::Adjustments, all.clone()).await;
@@ -803,7 +834,7 @@ each_engine! {
         network.ingest("2026-10-31").await;
         let mut closing = month("2026-10");
         for _ in 0..12 {
-            close_month(&network.db, &network.lake, SETTINGS, closing, ALLOW_EMPTY)
+            close_month(&network.db, &network.lake, &settings(), closing, ALLOW_EMPTY)
                 .await
                 .unwrap();
             closing = closing.next();
@@ -920,7 +951,7 @@ each_engine! {
             .unwrap();
         assert_eq!(pay[1], "12634", "{pay:?}");
         // Only a reissue re-prices: with the new fees, P1's statement changes.
-        void_invoice(&network.db, &network.lake, "1700000", "料率改定")
+        void_invoice(&network.db, &network.lake, &settings(), "1700000", "料率改定")
             .await
             .unwrap();
         let reissued = network.reissue_september(P1)
@@ -961,7 +992,7 @@ each_engine! {
             matches!(&refused, close::CloseError::Unsafe(why) if why.contains("last ingest run")),
             "{refused}"
         );
-        let preview = preview_close(&network.db, &network.lake, SETTINGS, september)
+        let preview = preview_close(&network.db, &network.lake, &settings(), september)
             .await
             .unwrap();
         assert_eq!(preview.hazards.len(), 1, "the dry run warns alike");
@@ -975,7 +1006,7 @@ each_engine! {
             despite_failed_ingest: true,
             ..Default::default()
         };
-        let closed = close_month(&network.db, &network.lake, SETTINGS, september, despite)
+        let closed = close_month(&network.db, &network.lake, &settings(), september, despite)
             .await
             .unwrap();
         assert_eq!(closed.invoices.len(), 2);

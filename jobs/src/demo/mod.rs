@@ -75,6 +75,10 @@ pub async fn run(args: DemoArgs, wait: std::time::Duration) -> Result<(), Failur
     crate::close::close(context, month, Default::default()).await?;
     println!("database: {}", settings.database_url);
     println!("lake: {}", settings.lake_url);
+    println!(
+        "documents (請求書, 調整明細書, 支払通知書): {}/documents/closing_month={month}/<partner>/",
+        settings.lake_url
+    );
     println!("key-chip logs delivered to: {incoming}");
     println!("next, on the demo's database and lake, for instance:");
     println!(
@@ -92,6 +96,7 @@ pub async fn run(args: DemoArgs, wait: std::time::Duration) -> Result<(), Failur
         "  kakin close {} --dry-run                              (the next close, previewed)",
         month.next()
     );
+    println!("  kakin verify                                          (every document against its SHA-256)");
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 //! again, which writes the same bytes.
 
 mod attribution;
+mod documents;
 mod events;
 mod invoicing;
 mod pricing;
@@ -19,13 +20,16 @@ mod tables;
 mod totals;
 
 pub use attribution::{attribute, Place, PlacedDay, Usage};
+pub use documents::{verify, Verification};
 pub use invoicing::{Invoice, InvoiceLine, LAST_INVOICE_NUMBER};
 pub use pricing::{BillingDetail, PaymentDetail, ReferenceRow};
 pub use reissue::{finish_rewrites, reissue, void_invoice, ReissueReport};
 pub use statements::{statements, Statements};
 
-use crate::db::{Database, DbError, InvoiceRecord};
-use crate::domain::{InvoiceStatus, MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates};
+use crate::db::{Database, DbError, DocumentRecord, InvoiceRecord};
+use crate::domain::{
+    InvoiceStatus, Issuer, MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates,
+};
 use crate::lake::layout::{closing_month_of, Area, StatementTable, PROVISIONAL};
 use crate::lake::{LakeError, LocalCopy, Location};
 use chrono::{Datelike, NaiveDate};
@@ -58,6 +62,8 @@ pub enum CloseError {
     Polars(#[from] polars::error::PolarsError),
     #[error("rewriting a table: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+    #[error("rendering a document: {0}")]
+    Document(#[from] crate::documents::DocumentError),
 }
 
 /// What finance lets a close do that it otherwise refuses.
@@ -69,11 +75,31 @@ pub struct Overrides {
     pub despite_failed_ingest: bool,
 }
 
-/// What the close settles on: the first invoice number and the day payments are made.
-#[derive(Debug, Clone, Copy)]
+/// What the close settles on: the first invoice number, the day payments are made, and who
+/// the documents name as their issuer and as the e-money processor.
+#[derive(Debug, Clone)]
 pub struct CloseSettings {
     pub invoice_number_start: u32,
     pub payment_day: u32,
+    pub issuer: Issuer,
+    pub emoney_processor: Issuer,
+}
+
+impl From<&crate::config::Settings> for CloseSettings {
+    fn from(settings: &crate::config::Settings) -> CloseSettings {
+        CloseSettings {
+            invoice_number_start: settings.invoice_number_start,
+            payment_day: settings.payment_day,
+            issuer: Issuer {
+                name: settings.issuer_name.clone(),
+                registration_number: settings.issuer_registration_number.clone(),
+            },
+            emoney_processor: Issuer {
+                name: settings.emoney_processor_name.clone(),
+                registration_number: settings.emoney_processor_registration_number.clone(),
+            },
+        }
+    }
 }
 
 impl CloseSettings {
@@ -94,6 +120,8 @@ pub struct CloseReport {
     pub invoices: Vec<InvoiceRecord>,
     /// Each partner's payment totals over all titles (empty when already closed).
     pub totals: BTreeMap<PartnerCode, PaymentTotals>,
+    /// The documents the close issued.
+    pub documents: Vec<DocumentRecord>,
 }
 
 /// What a close computes from: the master data, the slips, the committed batches (with the
@@ -172,6 +200,7 @@ async fn sequence(db: &Database, month: Month) -> Result<Option<CloseReport>, Cl
             already_closed: true,
             invoices: db.invoices_of(month).await?,
             totals: BTreeMap::new(),
+            documents: documents_of(db, month).await?,
         })),
         Some(last) if month != last.next() => Err(CloseError::OutOfSequence {
             expected: last.next(),
@@ -220,7 +249,7 @@ async fn hazards(
 pub async fn close_month(
     db: &Database,
     lake: &Location,
-    settings: CloseSettings,
+    settings: &CloseSettings,
     month: Month,
     overrides: Overrides,
 ) -> Result<CloseReport, CloseError> {
@@ -240,10 +269,26 @@ pub async fn close_month(
         )));
     }
     let dates = settings.dates(month);
-    tables::write(lake, Area::Closed, &inputs.master, month, dates, statements).await?;
+    let planned = documents::Issue::of(&inputs.master, settings, month).documents(statements);
+    let documents = documents::issue(lake, month, planned).await?;
+    crate::failpoint("close-documents-written");
+    let tables = tables::Written {
+        dates,
+        documents: &documents,
+    };
+    tables::write(
+        lake,
+        Area::Closed,
+        &inputs.master,
+        month,
+        tables,
+        statements,
+    )
+    .await?;
     crate::failpoint("close-before-commit");
     let invoices: Vec<InvoiceRecord> = statements.invoices.iter().map(Invoice::record).collect();
-    db.commit_close(month, dates.issue, &invoices, &inputs.new_batches())
+    let batches = inputs.new_batches();
+    db.commit_close(month, dates.issue, &invoices, &batches, &documents)
         .await?;
     drop_provisional(lake, month).await?;
     Ok(CloseReport {
@@ -251,7 +296,14 @@ pub async fn close_month(
         already_closed: false,
         invoices,
         totals: all_titles(statements),
+        documents,
     })
+}
+
+/// The documents issued for the close of `month` (by the close, voids and reissues).
+async fn documents_of(db: &Database, month: Month) -> Result<Vec<DocumentRecord>, CloseError> {
+    let all = db.documents().await?;
+    Ok(all.into_iter().filter(|d| d.month == month).collect())
 }
 
 fn all_titles(statements: &Statements) -> BTreeMap<PartnerCode, PaymentTotals> {
@@ -289,7 +341,7 @@ pub struct Preview {
 pub async fn preview_close(
     db: &Database,
     lake: &Location,
-    settings: CloseSettings,
+    settings: &CloseSettings,
     month: Month,
 ) -> Result<Preview, CloseError> {
     if let Some(closed) = sequence(db, month).await? {
@@ -383,7 +435,7 @@ pub struct RefreshReport {
 pub async fn refresh(
     db: &Database,
     lake: &Location,
-    settings: CloseSettings,
+    settings: &CloseSettings,
     yesterday: NaiveDate,
 ) -> Result<Vec<RefreshReport>, CloseError> {
     let last_closed = db.last_closed_month().await?;
@@ -409,12 +461,16 @@ pub async fn refresh(
             inputs.compute(settings.invoice_number_start, month, first_open, until)?;
         statements.invoices.clear();
         let dates = settings.dates(month);
+        let tables = tables::Written {
+            dates,
+            documents: &[],
+        };
         tables::write(
             lake,
             Area::Provisional,
             &inputs.master,
             month,
-            dates,
+            tables,
             &statements,
         )
         .await?;

@@ -13,7 +13,7 @@
 use super::attribution::{Place, PlacedDay, Usage};
 use super::invoicing::Invoice;
 use super::statements::statements;
-use super::tables;
+use super::{documents, tables};
 use super::{CloseError, CloseSettings};
 use crate::db::{Database, InvoiceRecord, PendingRewrite, RewriteKind};
 use crate::domain::{
@@ -22,6 +22,7 @@ use crate::domain::{
 };
 use crate::domain::{PaymentTotals, Rates};
 use crate::lake::layout::{Area, StatementTable};
+use crate::lake::schema::col;
 use crate::lake::{Columns, Location};
 use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 pub async fn void_invoice(
     db: &Database,
     lake: &Location,
+    settings: &CloseSettings,
     number: &str,
     reason: &str,
 ) -> Result<(Month, InvoiceRecord), CloseError> {
@@ -56,8 +58,11 @@ pub async fn void_invoice(
         .ok_or_else(|| CloseError::Refused(format!("the lake has no {path}")))?;
     lake.put_batch(&path, &voided(&invoices, number, reason)?)
         .await?;
+    let master = db.master_data().await?;
+    let notice = documents::Issue::of(&master, settings, month).void_notice(&record, reason)?;
+    let documents = documents::issue(lake, month, vec![notice]).await?;
     crate::failpoint("void-before-commit");
-    db.void_invoice(number, reason).await?;
+    db.void_invoice(number, reason, &documents).await?;
     let (month, record) = db
         .invoice(number)
         .await?
@@ -68,7 +73,7 @@ pub async fn void_invoice(
 /// The `invoices` table with `number` marked `VOID` for `reason`.
 fn voided(invoices: &RecordBatch, number: &str, reason: &str) -> Result<RecordBatch, CloseError> {
     let columns_of = Columns::new(invoices);
-    let is_it = |i: usize| columns_of.text("invoice_no", i) == Some(number);
+    let is_it = |i: usize| columns_of.text(col::INVOICE_NO, i) == Some(number);
     let replace = |column: &str, value: &str| -> Arc<dyn Array> {
         let old = columns_of.texts(column);
         Arc::new(StringArray::from_iter(
@@ -79,8 +84,8 @@ fn voided(invoices: &RecordBatch, number: &str, reason: &str) -> Result<RecordBa
     };
     let mut columns = invoices.columns().to_vec();
     for (name, value) in [
-        ("status", InvoiceStatus::Void.as_str()),
-        ("void_reason", reason),
+        (col::STATUS, InvoiceStatus::Void.as_str()),
+        (col::VOID_REASON, reason),
     ] {
         let index = invoices.schema().index_of(name)?;
         columns[index] = replace(name, value);
@@ -105,7 +110,7 @@ pub struct ReissueReport {
 pub async fn reissue(
     db: &Database,
     lake: &Location,
-    settings: CloseSettings,
+    settings: &CloseSettings,
     month: Month,
     partner: &PartnerCode,
 ) -> Result<ReissueReport, CloseError> {
@@ -170,7 +175,13 @@ pub async fn reissue(
     })
     .await?;
 
-    let rewritten = tables::close_tables(&master, settings.dates(month), &statements);
+    let planned = documents::Issue::of(&master, settings, month).documents(&statements);
+    let documents = documents::issue(lake, month, planned).await?;
+    let written = tables::Written {
+        dates: settings.dates(month),
+        documents: &documents,
+    };
+    let rewritten = tables::close_tables(&master, written, &statements);
     for (name, table) in rewritten {
         let path = name.path(Area::Closed, month);
         let old = lake.get_batch(&path).await?;
@@ -191,7 +202,7 @@ pub async fn reissue(
     }
     crate::failpoint("reissue-before-commit");
     let record = invoice.record();
-    db.commit_reissue(month, &record).await?;
+    db.commit_reissue(month, &record, &documents).await?;
     Ok(ReissueReport {
         month,
         partner: partner.clone(),
@@ -205,7 +216,7 @@ pub async fn reissue(
 /// The number of the partner's reissue of `month`: the one a killed reissue took, or the next.
 async fn reissue_number(
     db: &Database,
-    settings: CloseSettings,
+    settings: &CloseSettings,
     month: Month,
     partner: &PartnerCode,
 ) -> Result<u32, CloseError> {
@@ -229,14 +240,14 @@ async fn reissue_number(
 pub async fn finish_rewrites(
     db: &Database,
     lake: &Location,
-    settings: CloseSettings,
+    settings: &CloseSettings,
 ) -> Result<Vec<PendingRewrite>, CloseError> {
     let pending = db.pending_rewrites().await?;
     for rewrite in &pending {
         match rewrite.kind {
             RewriteKind::Void => {
                 let reason = rewrite.reason.as_deref().unwrap_or_default();
-                void_invoice(db, lake, &rewrite.invoice_no, reason).await?;
+                void_invoice(db, lake, settings, &rewrite.invoice_no, reason).await?;
             }
             RewriteKind::Reissue => {
                 let partner = PartnerCode::parse(&rewrite.partner_code)
@@ -266,17 +277,19 @@ async fn recorded_days(
         };
         let rows = Columns::new(&batch);
         for i in 0..rows.len() {
-            if rows.text("partner_code", i) != Some(partner.as_str()) {
+            if rows.text(col::PARTNER_CODE, i) != Some(partner.as_str()) {
                 continue;
             }
-            let date = rows.date("play_date", i).expect("a daily row has its day");
+            let date = rows
+                .date(col::PLAY_DATE, i)
+                .expect("a daily row has its day");
             let charge = rows
-                .has("charge_code")
-                .then(|| rows.text("charge_code", i))
+                .has(col::CHARGE_CODE)
+                .then(|| rows.text(col::CHARGE_CODE, i))
                 .flatten();
             let product = rows
-                .has("product_code")
-                .then(|| rows.text("product_code", i))
+                .has(col::PRODUCT_CODE)
+                .then(|| rows.text(col::PRODUCT_CODE, i))
                 .flatten();
             // The close wrote these codes: they parse, or the table is not the close's.
             let parsed = |column: &str, e: ParseError| {
@@ -284,30 +297,31 @@ async fn recorded_days(
             };
             let usage = match (charge, product) {
                 (Some(charge), _) => Usage::Plays {
-                    charge: ChargeCode::parse(charge).map_err(|e| parsed("charge_code", e))?,
+                    charge: ChargeCode::parse(charge).map_err(|e| parsed(col::CHARGE_CODE, e))?,
                 },
                 (None, Some(product)) => Usage::Purchases {
-                    product: ProductCode::parse(product).map_err(|e| parsed("product_code", e))?,
+                    product: ProductCode::parse(product)
+                        .map_err(|e| parsed(col::PRODUCT_CODE, e))?,
                     method: rows
-                        .has("payment_method")
-                        .then(|| rows.text("payment_method", i))
+                        .has(col::PAYMENT_METHOD)
+                        .then(|| rows.text(col::PAYMENT_METHOD, i))
                         .flatten()
                         .and_then(|m| PaymentMethod::parse(m).ok()),
                 },
                 (None, None) => unreachable!("a daily row names its charge or product"),
             };
-            let store = rows.text("store_code", i).unwrap_or_default();
-            let keychip = rows.text("keychip_id", i).unwrap_or_default();
+            let store = rows.text(col::STORE_CODE, i).unwrap_or_default();
+            let keychip = rows.text(col::KEYCHIP_ID, i).unwrap_or_default();
             days.push(PlacedDay {
                 place: Place {
                     partner: partner.clone(),
-                    store: StoreCode::parse(store).map_err(|e| parsed("store_code", e))?,
+                    store: StoreCode::parse(store).map_err(|e| parsed(col::STORE_CODE, e))?,
                     play_month: Month::of(date),
-                    keychip: KeychipId::parse(keychip).map_err(|e| parsed("keychip_id", e))?,
+                    keychip: KeychipId::parse(keychip).map_err(|e| parsed(col::KEYCHIP_ID, e))?,
                 },
                 date,
                 usage,
-                count: rows.int("count", i).unwrap_or_default(),
+                count: rows.int(col::COUNT, i).unwrap_or_default(),
             });
         }
     }
@@ -328,7 +342,7 @@ fn rows_where(
 }
 
 fn without_invoice(batch: &RecordBatch, number: &str) -> Result<RecordBatch, CloseError> {
-    rows_where(batch, "invoice_no", |n| n != Some(number))
+    rows_where(batch, col::INVOICE_NO, |n| n != Some(number))
 }
 
 fn concat<'a>(
@@ -351,10 +365,10 @@ fn splice_partner(
     new: &RecordBatch,
 ) -> Result<RecordBatch, CloseError> {
     let code = Some(partner.as_str());
-    if old.schema().index_of("slip_no").is_ok() {
+    if old.schema().index_of(col::SLIP_NO).is_ok() {
         let others = rows_where(old, "partner_code", |p| p != code)?;
         let all = concat([&others, new])?;
-        let slips = Columns::new(&all).texts("slip_no");
+        let slips = Columns::new(&all).texts(col::SLIP_NO);
         let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
         order.sort_by(|&a, &b| slips[a as usize].cmp(&slips[b as usize]));
         let indices = arrow_array::UInt32Array::from(order);

@@ -5,12 +5,14 @@
 use super::attribution::Place;
 use super::invoicing::Invoice;
 use super::statements::Statements;
-use crate::db::InvoiceRecord;
-use crate::domain::PaymentTotals;
-use crate::domain::{MasterData, Month, Parse, PartnerCode, StoreCode, Text, TitleCode};
+use crate::db::{DocumentRecord, InvoiceRecord};
+use crate::domain::{
+    DocumentKind, MasterData, Month, Parse, PartnerCode, StoreCode, Text, TitleCode,
+};
 use crate::lake::cells::{decimal, int, optional, text};
 use crate::lake::layout::{Area, StatementTable};
-use crate::lake::{Cell, Columns, Kind, LakeResult, Location, Table};
+use crate::lake::schema::col;
+use crate::lake::{Cell, Columns, LakeResult, Location, Table};
 use chrono::NaiveDate;
 use rust_decimal::Decimal as Exact;
 use std::collections::BTreeMap;
@@ -61,27 +63,6 @@ impl Names<'_> {
     }
 }
 
-/// The columns of 支払明細 and 参考情報: those of [`Names::product_cells`], then `rest`.
-fn product_columns(rest: &[Column]) -> Vec<Column> {
-    use Kind::*;
-    let mut columns = vec![
-        ("partner_code", Text, false),
-        ("partner_name", Text, false),
-        ("store_code", Text, false),
-        ("store_name", Text, false),
-        ("play_month", Text, false),
-        ("keychip_id", Text, false),
-        ("title_code", Text, false),
-        ("title_name", Text, false),
-        ("product_name", Text, false),
-        ("category", Text, false),
-    ];
-    columns.extend_from_slice(rest);
-    columns
-}
-
-type Column = (&'static str, Kind, bool);
-
 /// A detail table and its daily view: the view has the detail's leading cells, the day, and
 /// that day's figures.
 struct WithDaily {
@@ -90,11 +71,10 @@ struct WithDaily {
 }
 
 impl WithDaily {
-    fn new(leading: &[Column], figures: &[Column]) -> WithDaily {
-        let day = [("play_date", Kind::Date, false)];
+    fn new(details: StatementTable, daily: StatementTable) -> WithDaily {
         WithDaily {
-            details: Table::new(&[leading, figures].concat()),
-            daily: Table::new(&[leading, &day, figures].concat()),
+            details: Table::new(&details.columns()),
+            daily: Table::new(&daily.columns()),
         }
     }
 
@@ -124,12 +104,13 @@ pub async fn write(
     area: Area,
     master: &MasterData,
     month: Month,
-    dates: StatementDates,
+    written: Written<'_>,
     statements: &Statements,
 ) -> LakeResult<()> {
     let build = Build {
         names: Names(master),
-        dates,
+        dates: written.dates,
+        documents: written.documents,
         statements,
     };
     let parts = match area {
@@ -166,12 +147,13 @@ pub async fn write(
 /// Every table of a close: the statement tables and the invoice tables.
 pub fn close_tables(
     master: &MasterData,
-    dates: StatementDates,
+    written: Written<'_>,
     statements: &Statements,
 ) -> Vec<(StatementTable, Table)> {
     let build = Build {
         names: Names(master),
-        dates,
+        dates: written.dates,
+        documents: written.documents,
         statements,
     };
     PARTS.iter().flat_map(|part| part(&build)).collect()
@@ -184,10 +166,18 @@ pub struct StatementDates {
     pub payment: NaiveDate,
 }
 
+/// What the tables record besides the statements: their dates and the documents issued.
+#[derive(Clone, Copy)]
+pub struct Written<'a> {
+    pub dates: StatementDates,
+    pub documents: &'a [DocumentRecord],
+}
+
 /// What the tables of a close are built from.
 struct Build<'a> {
     names: Names<'a>,
     dates: StatementDates,
+    documents: &'a [DocumentRecord],
     statements: &'a Statements,
 }
 
@@ -215,28 +205,8 @@ impl Build<'_> {
 
     /// `billing_details` and `billing_daily`.
     fn billing(&self) -> Vec<(StatementTable, Table)> {
-        use Kind::*;
-        let billing_leading: [Column; 12] = [
-            ("issue_date", Date, false),
-            ("partner_code", Text, false),
-            ("partner_name", Text, false),
-            ("store_code", Text, false),
-            ("store_name", Text, false),
-            ("play_month", Text, false),
-            ("keychip_id", Text, false),
-            ("title_code", Text, false),
-            ("charge_code", Text, false),
-            ("allnet_class", Text, true),
-            ("item_name", Text, false),
-            ("charge_name", Text, false),
-        ];
-        let billing_rest: [Column; 4] = [
-            ("count", Int, false),
-            ("unit_price", Decimal, false),
-            ("amount", Int, false),
-            ("invoice_no", Text, true),
-        ];
-        let mut billing = WithDaily::new(&billing_leading, &billing_rest);
+        let mut billing =
+            WithDaily::new(StatementTable::BillingDetails, StatementTable::BillingDaily);
         for d in &self.statements.billing {
             let p = &d.place;
             let leading = vec![
@@ -271,25 +241,7 @@ impl Build<'_> {
     }
 
     fn adjustments(&self) -> Vec<(StatementTable, Table)> {
-        use Kind::*;
-        let mut adjustments = Table::new(&[
-            ("slip_no", Text, false),
-            ("partner_code", Text, false),
-            ("partner_name", Text, false),
-            ("store_code", Text, false),
-            ("store_name", Text, false),
-            ("keychip_id", Text, true),
-            ("item_no", Text, false),
-            ("item_name", Text, false),
-            ("adjusted_month", Text, false),
-            ("transfer_date", Date, false),
-            ("quantity", Int, false),
-            ("unit_price", Int, false),
-            ("amount", Int, false),
-            ("kind", Text, false),
-            ("description", Text, false),
-            ("invoice_no", Text, true),
-        ]);
+        let mut adjustments = Table::new(&StatementTable::Adjustments.columns());
         for s in &self.statements.slips {
             let invoice = (s.kind == crate::domain::AdjustmentKind::Billing)
                 .then(|| self.invoice_of(&s.partner))
@@ -319,20 +271,8 @@ impl Build<'_> {
 
     /// `payment_details` and `payment_daily`.
     fn payments(&self) -> Vec<(StatementTable, Table)> {
-        use Kind::*;
-        let payment_leading = product_columns(&[
-            ("charge_code", Text, true),
-            ("product_code", Text, true),
-            ("payment_method", Text, true),
-        ]);
-        let payment_rest: [Column; 5] = [
-            ("count", Int, false),
-            ("unit_price", Decimal, true),
-            ("amount", Int, true),
-            ("refund_unit_price", Decimal, false),
-            ("refund_amount", Int, false),
-        ];
-        let mut payments = WithDaily::new(&payment_leading, &payment_rest);
+        let mut payments =
+            WithDaily::new(StatementTable::PaymentDetails, StatementTable::PaymentDaily);
         for d in &self.statements.payments {
             let mut leading =
                 self.names
@@ -359,14 +299,10 @@ impl Build<'_> {
 
     /// `reference_info` and `reference_daily`.
     fn reference(&self) -> Vec<(StatementTable, Table)> {
-        use Kind::*;
-        let reference_leading = product_columns(&[("product_code", Text, false)]);
-        let reference_rest: [Column; 3] = [
-            ("count", Int, false),
-            ("unit_price", Decimal, false),
-            ("amount", Int, false),
-        ];
-        let mut reference = WithDaily::new(&reference_leading, &reference_rest);
+        let mut reference = WithDaily::new(
+            StatementTable::ReferenceInfo,
+            StatementTable::ReferenceDaily,
+        );
         for r in &self.statements.reference {
             let mut leading =
                 self.names
@@ -387,21 +323,8 @@ impl Build<'_> {
     }
 
     fn totals(&self) -> Vec<(StatementTable, Table)> {
-        use Kind::*;
-        let mut columns = vec![
-            ("partner_code", Text, false),
-            ("partner_name", Text, false),
-            ("registration_number", Text, true),
-            ("registered_name", Text, true),
-            ("title_code", Text, true),
-        ];
-        let items = PaymentTotals::default().items().map(|(label, _)| label);
-        let item_columns: Vec<String> = items.iter().map(|l| l.to_lowercase()).collect();
-        columns.extend(item_columns.iter().map(|c| (c.as_str(), Int, false)));
-        columns.push(("payment_date", Date, false));
         let rates = self.statements.rates.items();
-        columns.extend(rates.iter().map(|(name, _)| (*name, Decimal, false)));
-        let mut totals = Table::new(&columns);
+        let mut totals = Table::new(&StatementTable::PaymentTotals.columns());
         for (partner, rows) in &self.statements.totals {
             let record = self.names.0.partners.get(partner);
             for (title, t) in rows {
@@ -426,7 +349,14 @@ impl Build<'_> {
     fn invoices(&self) -> Vec<(StatementTable, Table)> {
         let invoices = &self.statements.invoices;
         let records: Vec<InvoiceRecord> = invoices.iter().map(Invoice::record).collect();
-        invoice_tables(&records, invoices, &self.names, self.dates.issue).into()
+        invoice_tables(
+            &records,
+            invoices,
+            &self.names,
+            self.dates.issue,
+            self.documents,
+        )
+        .into()
     }
 }
 
@@ -437,29 +367,14 @@ fn invoice_tables(
     invoices: &[Invoice],
     names: &Names,
     issue_date: NaiveDate,
+    documents: &[DocumentRecord],
 ) -> [(StatementTable, Table); 2] {
-    use Kind::*;
-    let mut table = Table::new(&[
-        ("invoice_no", Text, false),
-        ("issue_date", Date, false),
-        ("partner_code", Text, false),
-        ("partner_name", Text, false),
-        ("subtotal", Int, false),
-        ("tax", Int, false),
-        ("total", Int, false),
-        ("status", Text, false),
-        ("replaces", Text, true),
-        ("void_reason", Text, true),
-        ("document", Text, true),
-        ("document_sha256", Text, true),
-    ]);
-    let mut taxes = Table::new(&[
-        ("invoice_no", Text, false),
-        ("tax_rate", Decimal, false),
-        ("subtotal", Int, false),
-        ("tax", Int, false),
-    ]);
+    let mut table = Table::new(&StatementTable::Invoices.columns());
+    let mut taxes = Table::new(&StatementTable::InvoiceTaxes.columns());
     for invoice in records {
+        let document = documents.iter().find(|d| {
+            d.kind == DocumentKind::Invoice && d.invoice_no.as_ref() == Some(&invoice.invoice_no)
+        });
         let partner = crate::domain::PartnerCode::parse(&invoice.partner_code)
             .expect("recorded partner codes parse");
         table.push(vec![
@@ -473,8 +388,8 @@ fn invoice_tables(
             text(invoice.status),
             optional(invoice.replaces.as_ref()),
             optional(invoice.void_reason.as_ref()),
-            Cell::Text(None),
-            Cell::Text(None),
+            optional(document.map(|d| &d.path)),
+            optional(document.map(|d| &d.sha256)),
         ]);
     }
     for invoice in invoices {
@@ -499,10 +414,10 @@ pub fn all_titles_pay(
 ) -> std::collections::BTreeMap<crate::domain::PartnerCode, i64> {
     let totals = Columns::new(totals);
     (0..totals.len())
-        .filter(|&row| totals.text("title_code", row).is_none())
+        .filter(|&row| totals.text(col::TITLE_CODE, row).is_none())
         .filter_map(|row| {
-            let partner = crate::domain::PartnerCode::parse(totals.text("partner_code", row)?);
-            Some((partner.ok()?, totals.int("pay", row)?))
+            let partner = crate::domain::PartnerCode::parse(totals.text(col::PARTNER_CODE, row)?);
+            Some((partner.ok()?, totals.int(col::PAY, row)?))
         })
         .collect()
 }

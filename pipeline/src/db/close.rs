@@ -1,7 +1,7 @@
 //! What a close keeps in the database: its record (the commit point), its invoices, and which
 //! ingest batches it was the first to see.
 
-use super::{optional, text, Cell, Cells, Database, DbResult};
+use super::{optional, text, Cell, Cells, Database, DbResult, DocumentRecord};
 use crate::domain::{InvoiceStatus, Month, Parse};
 use chrono::{SecondsFormat, Utc};
 
@@ -147,8 +147,14 @@ impl Database {
 
     /// Void an issued invoice (its number stays taken), and forget its pending rewrite: the
     /// commit point of a void.
-    pub async fn void_invoice(&self, number: &str, reason: &str) -> DbResult<()> {
+    pub async fn void_invoice(
+        &self,
+        number: &str,
+        reason: &str,
+        documents: &[DocumentRecord],
+    ) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
+        self.insert_documents(&mut tx, documents).await?;
         sqlx::query(
             "UPDATE invoices SET status = 'VOID', void_reason = $1 \
              WHERE invoice_no = $2 AND status = 'ISSUED'",
@@ -163,8 +169,14 @@ impl Database {
     }
 
     /// Record a reissued invoice and forget its pending rewrite: the commit point of a reissue.
-    pub async fn commit_reissue(&self, month: Month, invoice: &InvoiceRecord) -> DbResult<()> {
+    pub async fn commit_reissue(
+        &self,
+        month: Month,
+        invoice: &InvoiceRecord,
+        documents: &[DocumentRecord],
+    ) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
+        self.insert_documents(&mut tx, documents).await?;
         self.insert_invoices(&mut tx, month, std::slice::from_ref(invoice))
             .await?;
         forget_rewrite(&mut tx, &invoice.invoice_no).await?;
@@ -259,6 +271,7 @@ impl Database {
         issue_date: chrono::NaiveDate,
         invoices: &[InvoiceRecord],
         batches: &[String],
+        documents: &[DocumentRecord],
     ) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -270,6 +283,7 @@ impl Database {
         .execute(&mut *tx)
         .await?;
         self.insert_invoices(&mut tx, month, invoices).await?;
+        self.insert_documents(&mut tx, documents).await?;
         for batch in batches {
             sqlx::query("UPDATE ingest_batches SET first_close = $1 WHERE batch = $2 AND first_close IS NULL")
                 .bind(month.to_string())

@@ -6,12 +6,14 @@
 //! as BIGINT, `$n` placeholders, `ON CONFLICT … DO UPDATE`: one set of migrations serves both.
 
 mod close;
+mod documents;
 mod ingest;
 mod lease;
 mod ledger;
 mod master;
 
 pub use close::{InvoiceRecord, PendingRewrite, RewriteKind};
+pub use documents::DocumentRecord;
 pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use lease::{Holder, Lease};
 pub use ledger::{Run, RunId};

@@ -237,6 +237,15 @@ closed_list!(
     InvoiceStatus { Issued => "ISSUED", Void => "VOID" }
 );
 closed_list!(
+    /// The documents a close, a void or a reissue issues (`lake.md`, "Documents").
+    DocumentKind {
+        Invoice => "invoice",
+        Adjustments => "adjustments",
+        PaymentNotice => "payment_notice",
+        VoidNotice => "void_notice",
+    }
+);
+closed_list!(
     /// What an adjustment slip does: billed (調整明細), paid (D1) or refunded (E1).
     AdjustmentKind { Billing => "BILLING", Payment => "PAYMENT", Refund => "REFUND" }
 );

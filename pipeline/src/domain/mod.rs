@@ -10,6 +10,7 @@ mod problem;
 mod records;
 mod registration;
 mod secrets;
+mod shown;
 mod time;
 mod totals;
 
@@ -19,6 +20,7 @@ pub use problem::*;
 pub use records::*;
 pub use registration::RegistrationNumber;
 pub use secrets::redacted;
+pub use shown::*;
 pub use time::*;
 pub use totals::*;
 

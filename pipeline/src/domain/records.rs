@@ -16,6 +16,13 @@ pub struct Partner {
     pub registered_name: Option<Text>,
 }
 
+/// Who issues documents (the platform), or a processor named on them.
+#[derive(Debug, Clone, Default)]
+pub struct Issuer {
+    pub name: String,
+    pub registration_number: String,
+}
+
 /// 店舗: an arcade of one partner, for good.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Store {

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 /// The rates a statement uses: those in force on the last day of the closing month.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Rates {
     pub aimepay_fee: Decimal,
     pub emoney_fee: Decimal,
@@ -91,6 +91,68 @@ impl PaymentTotals {
             ("G2", self.g2),
             ("PAY", self.pay),
         ]
+    }
+}
+
+/// A line of 支払合計 as the guide's 6-11 shows it: its label (with its code) and its note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotalsLine {
+    /// `A1` … `G2`, `PAY`.
+    pub code: &'static str,
+    pub label: &'static str,
+    pub amount: i64,
+    pub note: String,
+}
+
+impl PaymentTotals {
+    /// The items A1 … G2 and PAY with the guide's labels and notes (the rates in the notes).
+    pub fn lines(&self, rates: &Rates) -> Vec<TotalsLine> {
+        let t = self;
+        let tax = rates.consumption_tax.normalize();
+        let items = [
+        ("(A1) AimePay決済金額", t.a1, String::new()),
+        (
+            "(A2) AimePay利用手数料(税込)",
+            t.a2,
+            format!("AimePay決済金額(A1) × {}%", rates.aimepay_fee.normalize()),
+        ),
+        ("(B1) 電子マネー決済金額", t.b1, String::new()),
+        (
+            "(B2) 電子マネー決済手数料(税抜)",
+            t.b2,
+            format!("電子マネー決済金額(B1) × {}%", rates.emoney_fee.normalize()),
+        ),
+        (
+            "(B3) 決済手数料消費税",
+            t.b3,
+            format!("電子マネー決済手数料(B2) × 消費税({tax}%)"),
+        ),
+        ("(B4) 電子マネー利用手数料預り金(B2 + B3)", t.b4, String::new()),
+        ("(C1) 販売委託手数料(税込)", t.c1, "利用回数 × 返金単価".into()),
+        ("(D1) 支払金額(税込)", t.d1, "キャンペーン協力金等".into()),
+        ("(E1) 手数料等返金額(税込)", t.e1, String::new()),
+        ("(F1) AimePay利用手数料(税込)(A2)", t.f1, String::new()),
+        ("(F2) 手数料等返金額(税込)(E1)", t.f2, String::new()),
+        ("(F3) 課税売上税込金額(F1 - F2)", t.f3, String::new()),
+        ("(F4) 消費税相当金額", t.f4, format!("{tax}%")),
+        ("(G1) 課税仕入税込金額(C1 + D1)", t.g1, String::new()),
+        ("(G2) 消費税相当金額", t.g2, format!("{tax}%")),
+        (
+            "お支払合計金額(A1 + B1 - B4 - F3 + G1)",
+            t.pay,
+            "AimePay決済金額 + 電子マネー決済金額 - 電子マネー利用手数料預り金 - 課税売上税込金額 + 課税仕入税込金額".into(),
+        ),
+    ];
+        items
+            .into_iter()
+            .zip(self.items())
+            .map(|((label, amount, note), (code, _))| TotalsLine {
+                code,
+                label,
+                amount,
+                note,
+            })
+            .collect()
     }
 }
 

@@ -45,18 +45,12 @@ impl Cell {
 
     /// `2019年12月`.
     pub fn month(month: Month) -> Cell {
-        let first = month.first_day();
-        Cell::Text(format!("{}年{:02}月", first.year(), first.month()))
+        Cell::Text(crate::domain::japanese_month(month))
     }
 
     /// `2019年12月01日`.
     pub fn day(date: NaiveDate) -> Cell {
-        Cell::Text(format!(
-            "{}年{:02}月{:02}日",
-            date.year(),
-            date.month(),
-            date.day()
-        ))
+        Cell::Text(crate::domain::japanese_date(date))
     }
 
     /// `2016/11/7`.

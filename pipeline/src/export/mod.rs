@@ -7,8 +7,9 @@ mod cells;
 mod totals;
 mod views;
 
+pub use crate::domain::Issuer;
 pub use cells::{encode, Cell, EncodeError, Encoding};
-pub use totals::{Issuer, Selection};
+pub use totals::Selection;
 
 use crate::db::{Database, DbError};
 use crate::domain::{Month, Parse};

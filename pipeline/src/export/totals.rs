@@ -5,18 +5,12 @@
 
 use super::cells::Cell;
 use super::{matches, ExportError, ExportRequest};
-use crate::domain::{payment_totals, PaymentFigures, PaymentTotals, Rates};
+use crate::domain::{payment_totals, Issuer, PaymentFigures, Rates};
 use crate::domain::{AdjustmentKind, Month, Parse, PaymentMethod};
 use crate::lake::layout::{Area, StatementTable};
+use crate::lake::schema::col;
 use crate::lake::{Columns, Location};
 use std::collections::BTreeMap;
-
-/// The platform, as every statement shows it.
-#[derive(Debug, Clone, Default)]
-pub struct Issuer {
-    pub name: String,
-    pub registration_number: String,
-}
 
 /// The guide's store and title choices (6-9): by name or code; none means all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,49 +21,6 @@ pub struct Selection {
 
 /// The fields the totals view can be filtered on (the guide's 6-9 form).
 pub(super) const FILTERED: [&str; 3] = ["取引先コード", "取引先名", "集計対象期間"];
-
-/// The item labels and notes of the guide's 6-11.
-fn labelled(t: &PaymentTotals, rates: &Rates) -> Vec<(String, i64, String)> {
-    let tax = rates.consumption_tax.normalize();
-    let items = [
-        ("(A1) AimePay決済金額", t.a1, String::new()),
-        (
-            "(A2) AimePay利用手数料(税込)",
-            t.a2,
-            format!("AimePay決済金額(A1) × {}%", rates.aimepay_fee.normalize()),
-        ),
-        ("(B1) 電子マネー決済金額", t.b1, String::new()),
-        (
-            "(B2) 電子マネー決済手数料(税抜)",
-            t.b2,
-            format!("電子マネー決済金額(B1) × {}%", rates.emoney_fee.normalize()),
-        ),
-        (
-            "(B3) 決済手数料消費税",
-            t.b3,
-            format!("電子マネー決済手数料(B2) × 消費税({tax}%)"),
-        ),
-        ("(B4) 電子マネー利用手数料預り金(B2 + B3)", t.b4, String::new()),
-        ("(C1) 販売委託手数料(税込)", t.c1, "利用回数 × 返金単価".into()),
-        ("(D1) 支払金額(税込)", t.d1, "キャンペーン協力金等".into()),
-        ("(E1) 手数料等返金額(税込)", t.e1, String::new()),
-        ("(F1) AimePay利用手数料(税込)(A2)", t.f1, String::new()),
-        ("(F2) 手数料等返金額(税込)(E1)", t.f2, String::new()),
-        ("(F3) 課税売上税込金額(F1 - F2)", t.f3, String::new()),
-        ("(F4) 消費税相当金額", t.f4, format!("{tax}%")),
-        ("(G1) 課税仕入税込金額(C1 + D1)", t.g1, String::new()),
-        ("(G2) 消費税相当金額", t.g2, format!("{tax}%")),
-        (
-            "お支払合計金額(A1 + B1 - B4 - F3 + G1)",
-            t.pay,
-            "AimePay決済金額 + 電子マネー決済金額 - 電子マネー利用手数料預り金 - 課税売上税込金額 + 課税仕入税込金額".into(),
-        ),
-    ];
-    items
-        .into_iter()
-        .map(|(label, value, note)| (label.to_owned(), value, note))
-        .collect()
-}
 
 /// One partner's selection in one month: what its statement is computed from.
 #[derive(Default)]
@@ -91,8 +42,8 @@ impl Selection {
                     && (Some(c) == table.text(code, i) || Some(c) == table.text(name, i))
             })
         };
-        chosen(&self.store, "store_code", "store_name")
-            && (self.title.is_none() || chosen(&self.title, "title_code", "title_name"))
+        chosen(&self.store, col::STORE_CODE, col::STORE_NAME)
+            && (self.title.is_none() || chosen(&self.title, col::TITLE_CODE, col::TITLE_NAME))
     }
 }
 
@@ -102,14 +53,14 @@ fn partner_of<'a>(
     table: &Columns,
     i: usize,
 ) -> &'a mut Selected {
-    let code = table.text("partner_code", i).unwrap_or_default();
+    let code = table.text(col::PARTNER_CODE, i).unwrap_or_default();
     let selected = partners.entry(code.to_owned()).or_default();
     let text = |column: &str| table.has(column).then(|| table.text(column, i)).flatten();
-    selected.name = text("partner_name").unwrap_or_default().to_owned();
-    selected.store_name = text("store_name")
+    selected.name = text(col::PARTNER_NAME).unwrap_or_default().to_owned();
+    selected.store_name = text(col::STORE_NAME)
         .map(str::to_owned)
         .or(selected.store_name.take());
-    selected.title_name = text("title_name")
+    selected.title_name = text(col::TITLE_NAME)
         .map(str::to_owned)
         .or(selected.title_name.take());
     selected
@@ -139,11 +90,13 @@ async fn select(
                 .payments
                 .push(PaymentFigures {
                     method: details
-                        .text("payment_method", i)
+                        .text(col::PAYMENT_METHOD, i)
                         .and_then(|m| PaymentMethod::parse(m).ok()),
-                    count: details.int("count", i).unwrap_or_default(),
-                    amount: details.int("amount", i),
-                    refund_unit_price: details.decimal("refund_unit_price", i).unwrap_or_default(),
+                    count: details.int(col::COUNT, i).unwrap_or_default(),
+                    amount: details.int(col::AMOUNT, i),
+                    refund_unit_price: details
+                        .decimal(col::REFUND_UNIT_PRICE, i)
+                        .unwrap_or_default(),
                 });
         }
     }
@@ -155,9 +108,9 @@ async fn select(
         let slips = Columns::new(&batch);
         for i in (0..slips.len()).filter(|&i| selection.holds(&slips, i)) {
             let kind = slips
-                .text("kind", i)
+                .text(col::KIND, i)
                 .and_then(|k| AdjustmentKind::parse(k).ok());
-            let amount = slips.int("amount", i).unwrap_or_default();
+            let amount = slips.int(col::AMOUNT, i).unwrap_or_default();
             if let Some(kind) = kind {
                 partner_of(&mut partners, &slips, i)
                     .slips
@@ -213,8 +166,8 @@ pub(super) async fn rows(
             }
             // The partner's statement over all titles: what the close recorded, rates included.
             let row = (0..totals.len()).find(|&i| {
-                totals.text("partner_code", i) == Some(&code)
-                    && totals.text("title_code", i).is_none()
+                totals.text(col::PARTNER_CODE, i) == Some(&code)
+                    && totals.text(col::TITLE_CODE, i).is_none()
             });
             let rates = row
                 .and_then(|i| recorded_rates(&totals, i))
@@ -225,9 +178,9 @@ pub(super) async fn rows(
                 })?;
             let statement = payment_totals(&selected.payments, &selected.slips, rates)
                 .map_err(|e| ExportError::Invalid(format!("{code}: {e}")))?;
-            let registration = row.and_then(|i| totals.text("registration_number", i));
-            let registered = row.and_then(|i| totals.text("registered_name", i));
-            let payment_date = row.and_then(|i| totals.date("payment_date", i));
+            let registration = row.and_then(|i| totals.text(col::REGISTRATION_NUMBER, i));
+            let registered = row.and_then(|i| totals.text(col::REGISTERED_NAME, i));
+            let payment_date = row.and_then(|i| totals.date(col::PAYMENT_DATE, i));
             let pairs = [
                 ("発行元名", Cell::text(&issuer.name)),
                 ("登録番号", Cell::text(&issuer.registration_number)),
@@ -259,8 +212,9 @@ pub(super) async fn rows(
                     .map(Cell::text)
                     .collect(),
             );
-            for (label, value, note) in labelled(&statement, &rates) {
-                rows.push(vec![Cell::text(label), Cell::int(value), Cell::text(note)]);
+            for line in statement.lines(&rates) {
+                let note = Cell::text(line.note);
+                rows.push(vec![Cell::text(line.label), Cell::int(line.amount), note]);
             }
         }
     }

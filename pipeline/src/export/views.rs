@@ -4,6 +4,7 @@
 
 use super::cells::Cell;
 use crate::domain::{Month, Parse};
+use crate::lake::schema::col;
 use crate::lake::Columns;
 use chrono::NaiveDate;
 
@@ -14,7 +15,7 @@ pub(super) fn rows(view: super::View, table: &Columns, kinds: super::SlipKinds) 
         Invoices => each(table, invoice),
         Billing => each(table, billing),
         Adjustments => (0..table.len())
-            .filter(|&i| kinds.lists(table.text("kind", i)))
+            .filter(|&i| kinds.lists(table.text(col::KIND, i)))
             .map(|i| adjustment(table, i))
             .collect(),
         Payments => each(table, payment),
@@ -31,7 +32,7 @@ fn each(table: &Columns, row: impl Fn(&Columns, usize) -> Vec<Cell>) -> Vec<Vec<
 }
 
 /// The columns that tell the detail rows of a daily table apart (all but the day's figures).
-const DAILY_FIGURES: [&str; 4] = ["play_date", "count", "amount", "refund_amount"];
+const DAILY_FIGURES: [&str; 4] = [col::PLAY_DATE, col::COUNT, col::AMOUNT, col::REFUND_AMOUNT];
 
 /// Each detail row of a daily table with every day of its play month: `row(table, template,
 /// data, day)` gets the row the day has, if any, and a row of the same detail.
@@ -49,7 +50,7 @@ fn every_day(
             .unwrap_or(table.len());
         let month = month(table, start);
         for day in month.days() {
-            let data = (start..end).find(|&i| table.date("play_date", i) == Some(day));
+            let data = (start..end).find(|&i| table.date(col::PLAY_DATE, i) == Some(day));
             out.push(row(table, start, data, Some(day)));
         }
         start = end;
@@ -58,7 +59,7 @@ fn every_day(
 }
 
 fn month(table: &Columns, row: usize) -> Month {
-    Month::parse(table.text("play_month", row).unwrap_or_default())
+    Month::parse(table.text(col::PLAY_MONTH, row).unwrap_or_default())
         .expect("statement tables hold months")
 }
 
@@ -81,34 +82,34 @@ fn day_int(table: &Columns, column: &str, template: usize, data: Option<usize>) 
 
 fn issue_month(table: &Columns, row: usize) -> Cell {
     table
-        .date("issue_date", row)
+        .date(col::ISSUE_DATE, row)
         .map_or(Cell::Dash, |d| Cell::month(Month::of(d)))
 }
 
 fn invoice(t: &Columns, i: usize) -> Vec<Cell> {
     vec![
         issue_month(t, i),
-        text(t, "partner_name", i),
-        text(t, "partner_code", i),
-        text(t, "invoice_no", i),
-        text(t, "document", i),
+        text(t, col::PARTNER_NAME, i),
+        text(t, col::PARTNER_CODE, i),
+        text(t, col::INVOICE_NO, i),
+        text(t, col::DOCUMENT, i),
     ]
 }
 
 fn billing(t: &Columns, i: usize) -> Vec<Cell> {
     vec![
         issue_month(t, i),
-        text(t, "partner_code", i),
-        text(t, "partner_name", i),
-        text(t, "store_name", i),
+        text(t, col::PARTNER_CODE, i),
+        text(t, col::PARTNER_NAME, i),
+        text(t, col::STORE_NAME, i),
         Cell::month(month(t, i)),
-        text(t, "keychip_id", i),
-        text(t, "allnet_class", i),
-        text(t, "item_name", i),
-        text(t, "charge_name", i),
-        int(t, "count", i),
-        Cell::decimal_or_dash(t.decimal("unit_price", i)),
-        int(t, "amount", i),
+        text(t, col::KEYCHIP_ID, i),
+        text(t, col::ALLNET_CLASS, i),
+        text(t, col::ITEM_NAME, i),
+        text(t, col::CHARGE_NAME, i),
+        int(t, col::COUNT, i),
+        Cell::decimal_or_dash(t.decimal(col::UNIT_PRICE, i)),
+        int(t, col::AMOUNT, i),
     ]
 }
 
@@ -120,55 +121,55 @@ fn billing_daily(
 ) -> Vec<Cell> {
     let day = day.expect("a daily row has its day");
     vec![
-        text(t, "partner_code", template),
-        text(t, "partner_name", template),
-        text(t, "store_name", template),
+        text(t, col::PARTNER_CODE, template),
+        text(t, col::PARTNER_NAME, template),
+        text(t, col::STORE_NAME, template),
         Cell::month(month(t, template)),
         Cell::day(day),
-        text(t, "keychip_id", template),
-        text(t, "item_name", template),
-        text(t, "charge_name", template),
-        day_int(t, "count", template, data),
-        Cell::decimal_or_dash(t.decimal("unit_price", template)),
-        day_int(t, "amount", template, data),
+        text(t, col::KEYCHIP_ID, template),
+        text(t, col::ITEM_NAME, template),
+        text(t, col::CHARGE_NAME, template),
+        day_int(t, col::COUNT, template, data),
+        Cell::decimal_or_dash(t.decimal(col::UNIT_PRICE, template)),
+        day_int(t, col::AMOUNT, template, data),
     ]
 }
 
 fn adjustment(t: &Columns, i: usize) -> Vec<Cell> {
-    let adjusted = Month::parse(t.text("adjusted_month", i).unwrap_or_default())
+    let adjusted = Month::parse(t.text(col::ADJUSTED_MONTH, i).unwrap_or_default())
         .expect("adjustments hold months");
     vec![
         Cell::month(adjusted.next()),
-        text(t, "partner_code", i),
-        text(t, "partner_name", i),
-        text(t, "store_name", i),
-        text(t, "slip_no", i),
-        text(t, "item_no", i),
-        text(t, "item_name", i),
-        text(t, "keychip_id", i),
+        text(t, col::PARTNER_CODE, i),
+        text(t, col::PARTNER_NAME, i),
+        text(t, col::STORE_NAME, i),
+        text(t, col::SLIP_NO, i),
+        text(t, col::ITEM_NO, i),
+        text(t, col::ITEM_NAME, i),
+        text(t, col::KEYCHIP_ID, i),
         Cell::month(adjusted),
-        t.date("transfer_date", i).map_or(Cell::Dash, Cell::date),
-        int(t, "quantity", i),
-        int(t, "unit_price", i),
-        int(t, "amount", i),
-        text(t, "description", i),
+        t.date(col::TRANSFER_DATE, i).map_or(Cell::Dash, Cell::date),
+        int(t, col::QUANTITY, i),
+        int(t, col::UNIT_PRICE, i),
+        int(t, col::AMOUNT, i),
+        text(t, col::DESCRIPTION, i),
     ]
 }
 
 /// The leading cells of 支払明細 and 参考情報, with the day after プレイ年月 in a daily view.
 fn product_leading(t: &Columns, i: usize, day: Option<NaiveDate>) -> Vec<Cell> {
     let mut cells = vec![
-        text(t, "partner_code", i),
-        text(t, "partner_name", i),
-        text(t, "store_name", i),
+        text(t, col::PARTNER_CODE, i),
+        text(t, col::PARTNER_NAME, i),
+        text(t, col::STORE_NAME, i),
         Cell::month(month(t, i)),
     ];
     cells.extend(day.map(Cell::day));
     cells.extend([
-        text(t, "keychip_id", i),
-        text(t, "title_name", i),
-        text(t, "product_name", i),
-        text(t, "category", i),
+        text(t, col::KEYCHIP_ID, i),
+        text(t, col::TITLE_NAME, i),
+        text(t, col::PRODUCT_NAME, i),
+        text(t, col::CATEGORY, i),
     ]);
     cells
 }
@@ -186,8 +187,8 @@ fn payment_daily(
 ) -> Vec<Cell> {
     let mut cells = reference_daily(t, template, data, day);
     cells.extend([
-        Cell::decimal_or_dash(t.decimal("refund_unit_price", template)),
-        day_int(t, "refund_amount", template, data),
+        Cell::decimal_or_dash(t.decimal(col::REFUND_UNIT_PRICE, template)),
+        day_int(t, col::REFUND_AMOUNT, template, data),
     ]);
     cells
 }
@@ -205,9 +206,9 @@ fn reference_daily(
 ) -> Vec<Cell> {
     let mut cells = product_leading(t, template, day);
     cells.extend([
-        day_int(t, "count", template, data),
-        Cell::decimal_or_dash(t.decimal("unit_price", template)),
-        day_int(t, "amount", template, data),
+        day_int(t, col::COUNT, template, data),
+        Cell::decimal_or_dash(t.decimal(col::UNIT_PRICE, template)),
+        day_int(t, col::AMOUNT, template, data),
     ]);
     cells
 }

@@ -11,6 +11,7 @@
 //! quarantine/feed=<plays|purchases>/delivery_date=YYYY-MM-DD/<batch>.parquet
 //! <statement table>/closing_month=YYYY-MM/part-0.parquet
 //! provisional/<statement table>/closing_month=YYYY-MM/part-0.parquet
+//! documents/closing_month=YYYY-MM/<partner_code>/<document>.pdf
 //! ```
 
 use crate::domain::{parse_date, Month, Parse};
@@ -165,6 +166,14 @@ impl Area {
 /// The month to date's area.
 pub const PROVISIONAL: &str = "provisional/";
 
+/// Where a close's documents are.
+pub const DOCUMENTS: &str = "documents";
+
+/// The file of a document of `partner` in the close of `month` (`invoice-1700000.pdf`, …).
+pub fn document_path(month: Month, partner: &str, file_name: &str) -> String {
+    format!("{DOCUMENTS}/closing_month={month}/{partner}/{file_name}")
+}
+
 /// The closing month of a statement table's path (`…/closing_month=YYYY-MM/…`).
 pub fn closing_month_of(path: &str) -> Option<Month> {
     let (_, rest) = path.split_once("closing_month=")?;
@@ -196,5 +205,11 @@ mod tests {
             "quarantine/feed=plays/delivery_date=2026-10-02/b1.parquet"
         );
         assert!(!StatementTable::Invoices.in_area(Area::Provisional));
+        let document = document_path(month, "229999000", "invoice-1700000.pdf");
+        assert_eq!(
+            document,
+            "documents/closing_month=2026-10/229999000/invoice-1700000.pdf"
+        );
+        assert_eq!(closing_month_of(&document), Some(month));
     }
 }

@@ -18,6 +18,7 @@ pub mod layout;
 mod local;
 mod parquet_file;
 mod scan;
+pub mod schema;
 mod table;
 
 pub use columns::Columns;

@@ -75,7 +75,7 @@ fn days_since_epoch(date: NaiveDate) -> i32 {
 
 impl Table {
     /// A table of `columns` (name, kind, nullable).
-    pub fn new(columns: &[(&str, Kind, bool)]) -> Table {
+    pub fn new<S: AsRef<str>>(columns: &[(S, Kind, bool)]) -> Table {
         let fields: Vec<Field> = columns
             .iter()
             .map(|(name, kind, nullable)| {
@@ -86,7 +86,7 @@ impl Table {
                     Kind::Int => DataType::Int64,
                     Kind::Decimal => DataType::Decimal128(18, DECIMAL_SCALE),
                 };
-                Field::new(*name, data_type, *nullable)
+                Field::new(name.as_ref(), data_type, *nullable)
             })
             .collect();
         let builders = columns
