@@ -85,6 +85,11 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// The email outbox: queued, sent and failed emails (list), and what operations do with them.
+    Outbox {
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
+    },
     /// Check every document in the lake against the SHA-256 recorded when it was issued.
     Verify,
     /// The job ledger: each run, its arguments, start, end, outcome and counts.
@@ -108,6 +113,16 @@ enum InvoiceCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Send every email that is due.
+    Send,
+    /// Queue failed emails again (those named, or every failed one).
+    Retry { ids: Vec<i64> },
+    /// Queue and send a copy of an invoice's email (a new Message-ID, recorded as a resend).
+    Resend { invoice: String },
 }
 
 #[derive(Subcommand)]
@@ -175,5 +190,13 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         } => crate::read::query(context, &sql, format, output.as_deref()).await,
         Command::Runs { limit } => crate::runs::print_runs(context, limit).await,
         Command::Verify => crate::close::verify(context).await,
+        Command::Outbox { command } => match command {
+            None => crate::outbox::list(context).await,
+            Some(OutboxCommand::Send) => crate::outbox::send(context).await,
+            Some(OutboxCommand::Retry { ids }) => crate::outbox::retry(context, &ids).await,
+            Some(OutboxCommand::Resend { invoice }) => {
+                crate::outbox::resend(context, &invoice).await
+            }
+        },
     }
 }

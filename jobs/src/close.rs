@@ -1,5 +1,5 @@
-//! Finance's month-end commands: `close` (with `--dry-run` and `--reissue`), `refresh` and
-//! `invoice void`.
+//! Finance's month-end commands: `close` (with `--dry-run` and `--reissue`), `refresh`,
+//! `invoice void` and `verify`. A close and a reissue send their emails after committing.
 
 use crate::app::{ledgered, Context, Failure, Recorded};
 use chrono::{Days, Utc};
@@ -63,7 +63,7 @@ pub async fn close(context: &Context, month: Month, overrides: Overrides) -> Res
     for (partner, totals) in &report.totals {
         println!("  支払合計 {partner}: お支払合計金額 {} yen", totals.pay);
     }
-    Ok(())
+    crate::outbox::send(context).await
 }
 
 fn figure(value: Option<i64>) -> String {
@@ -205,7 +205,7 @@ pub async fn reissue(context: &Context, month: Month, partner: &str) -> Result<(
     if let Some(totals) = &report.totals {
         println!("  支払合計 {partner}: お支払合計金額 {} yen", totals.pay);
     }
-    Ok(())
+    crate::outbox::send(context).await
 }
 
 /// `kakin verify`: exits 1 when any document is missing or differs from what was issued.

@@ -1,5 +1,5 @@
 //! `kakin`: the commands of `cli.md`. [`cli`] parses the command line and dispatches to one job
-//! family (`master`, `ingest`, `close`, `read`, `runs`, `demo`); each works in the [`app`]'s
+//! family (`master`, `ingest`, `close`, `outbox`, `read`, `runs`, `demo`); each works in the [`app`]'s
 //! context and, when it writes, through its job ledger and writer lease.
 //!
 //! Exit status: 0 success; 1 the job failed; 2 bad usage, bad configuration, or an import with
@@ -11,6 +11,7 @@ mod close;
 mod demo;
 mod ingest;
 mod master;
+mod outbox;
 mod read;
 mod runs;
 

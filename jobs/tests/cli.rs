@@ -290,7 +290,19 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
     let runs = text(&kakin(work.path(), &demo_db, &["runs"]).stdout);
     assert_eq!(
         runs.matches("succeeded").count(),
-        4,
-        "import, slips, ingest, close: {runs}"
+        5,
+        "import, slips, ingest, close, outbox send: {runs}"
+    );
+    let emails = std::fs::read_dir(work.path().join("var/demo/outbox"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("eml".as_ref()))
+        .count();
+    assert!(
+        runs.contains(&format!("{emails} sent, 0 to retry")),
+        "{emails} .eml files: {runs}"
+    );
+    assert!(
+        emails > 0,
+        "the demo's emails are .eml files in var/demo/outbox"
     );
 }

@@ -13,9 +13,13 @@ pub struct Settings {
     pub database_url: String,
     pub lake_url: String,
     pub incoming_url: String,
-    /// Empty: write `.eml` files to `var/outbox`.
+    /// Empty: write `.eml` files to `outbox_dir`.
     pub smtp_url: String,
+    /// Where `.eml` files go when no SMTP server is configured.
+    pub outbox_dir: String,
     pub mail_from: String,
+    /// Where operators' replies go (empty: `mail_from`).
+    pub mail_reply_to: String,
     pub issuer_name: String,
     pub issuer_registration_number: String,
     pub emoney_processor_name: String,
@@ -42,7 +46,9 @@ impl Default for Settings {
             lake_url: "file://var/lake".into(),
             incoming_url: "file://var/incoming".into(),
             smtp_url: String::new(),
+            outbox_dir: "var/outbox".into(),
             mail_from: "billing@example.invalid".into(),
+            mail_reply_to: String::new(),
             issuer_name: "株式会社セガ".into(),
             issuer_registration_number: "T4010801006141".into(),
             emoney_processor_name: "TOPPANエッジ・ペイメント株式会社".into(),
@@ -70,7 +76,9 @@ const KEYS: &[&str] = &[
     "lake_url",
     "incoming_url",
     "smtp_url",
+    "outbox_dir",
     "mail_from",
+    "mail_reply_to",
     "issuer_name",
     "issuer_registration_number",
     "emoney_processor_name",
@@ -99,6 +107,7 @@ impl Settings {
             database_url: format!("sqlite://{}", under("kakin.db")),
             lake_url: format!("file://{}", under("lake")),
             incoming_url: format!("file://{}", under("incoming")),
+            outbox_dir: under("outbox"),
             ..Settings::default()
         }
     }
@@ -144,6 +153,8 @@ impl Settings {
             RegistrationNumber::parse(value)
                 .map_err(|e| ConfigError::Invalid(format!("{key}: {e}")))?;
         }
+        crate::notify::MailSettings::new(&self.mail_from, &self.mail_reply_to)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if !(1..=28).contains(&self.payment_day) {
             return Err(ConfigError::Invalid(
                 "payment_day must be a day from 1 to 28".into(),

@@ -4,7 +4,8 @@
 //! (no I/O); [`sheet`] reads the CSV files people and collectors hand in; [`db`] is the ledger
 //! database (SQLite or PostgreSQL); [`master`] imports master data and adjustment slips;
 //! [`ingest`] takes the collectors' logs into the [`lake`]; [`close`] turns a month of them into
-//! statements; [`export`] and [`query`] are how finance and analysts read them.
+//! statements, which [`documents`] renders as PDFs and [`notify`] announces by email; [`export`]
+//! and [`query`] are how finance and analysts read them.
 //! [`config`] is the configuration every command reads. The `kakin` binary (crate `jobs`)
 //! turns commands into calls of these stages; the library never knows the binary.
 
@@ -17,16 +18,26 @@ pub mod export;
 pub mod ingest;
 pub mod lake;
 pub mod master;
+pub mod notify;
 pub mod query;
 pub mod sheet;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-/// A named point where a test may have the process die (`KAKIN_FAILPOINT=<name>`), as a kill
+/// A named point where a test may have the process die (`KAKIN_FAILPOINT=<name>`, or
+/// `<name>@<n>` for its n-th passage), as a kill
 /// at the worst moment would: the tests of atomicity use it. Does nothing otherwise.
 pub fn failpoint(name: &str) {
-    if std::env::var("KAKIN_FAILPOINT").is_ok_and(|v| v == name) {
-        eprintln!("failpoint {name}: aborting");
+    static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Ok(wanted) = std::env::var("KAKIN_FAILPOINT") else {
+        return;
+    };
+    let (wanted, nth) = match wanted.split_once('@') {
+        Some((wanted, nth)) => (wanted.to_owned(), nth.parse().unwrap_or(1)),
+        None => (wanted, 1),
+    };
+    if wanted == name && HITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == nth {
+        eprintln!("failpoint {name} (hit {nth}): aborting");
         std::process::abort();
     }
 }

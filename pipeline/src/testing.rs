@@ -178,3 +178,81 @@ macro_rules! each_engine {
         )+
     };
 }
+
+/// A real SMTP server for a test (aiosmtpd, from PyPI): on a free local port, writing every
+/// message it accepts into a Maildir of its own; stopped when dropped.
+pub struct SmtpServer {
+    pub port: u16,
+    maildir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+fn mail_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testing/mail.py")
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let maildir = tempfile::tempdir().expect("a temporary directory");
+        let mut child = std::process::Command::new("python3")
+            .arg(mail_script())
+            .arg("serve")
+            .arg(maildir.path().join("mail"))
+            .arg(port.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut ready = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut ready)
+            .expect("the server says it is ready");
+        assert_eq!(
+            ready.trim(),
+            "ready",
+            "aiosmtpd started (pip install aiosmtpd)"
+        );
+        SmtpServer {
+            port,
+            maildir,
+            child,
+        }
+    }
+
+    /// `smtp://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received, parsed by Python's `email` package: `message_id`, `from`,
+    /// `reply_to`, `to`, `cc`, `bcc`, `subject` (decoded), `raw_subject`, `body`,
+    /// `attachments` (`filename`, `content_type`, `sha256`), `headers`; by Message-ID.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let out = std::process::Command::new("python3")
+            .arg(mail_script())
+            .arg("read")
+            .arg(self.maildir.path().join("mail"))
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the reader prints JSON")
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

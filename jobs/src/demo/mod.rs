@@ -79,6 +79,10 @@ pub async fn run(args: DemoArgs, wait: std::time::Duration) -> Result<(), Failur
         "documents (請求書, 調整明細書, 支払通知書): {}/documents/closing_month={month}/<partner>/",
         settings.lake_url
     );
+    println!(
+        "emails (.eml, no SMTP server configured): {}",
+        settings.outbox_dir
+    );
     println!("key-chip logs delivered to: {incoming}");
     println!("next, on the demo's database and lake, for instance:");
     println!(

@@ -11,6 +11,7 @@
 
 mod attribution;
 mod documents;
+mod emails;
 mod events;
 mod invoicing;
 mod pricing;
@@ -26,7 +27,7 @@ pub use pricing::{BillingDetail, PaymentDetail, ReferenceRow};
 pub use reissue::{finish_rewrites, reissue, void_invoice, ReissueReport};
 pub use statements::{statements, Statements};
 
-use crate::db::{Database, DbError, DocumentRecord, InvoiceRecord};
+use crate::db::{Database, DbError, DocumentRecord, InvoiceRecord, Issued};
 use crate::domain::{
     InvoiceStatus, Issuer, MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates,
 };
@@ -83,6 +84,8 @@ pub struct CloseSettings {
     pub payment_day: u32,
     pub issuer: Issuer,
     pub emoney_processor: Issuer,
+    /// The sender's address: the domain of the emails' Message-IDs.
+    pub mail_from: String,
 }
 
 impl From<&crate::config::Settings> for CloseSettings {
@@ -98,6 +101,7 @@ impl From<&crate::config::Settings> for CloseSettings {
                 name: settings.emoney_processor_name.clone(),
                 registration_number: settings.emoney_processor_registration_number.clone(),
             },
+            mail_from: settings.mail_from.clone(),
         }
     }
 }
@@ -288,7 +292,13 @@ pub async fn close_month(
     crate::failpoint("close-before-commit");
     let invoices: Vec<InvoiceRecord> = statements.invoices.iter().map(Invoice::record).collect();
     let batches = inputs.new_batches();
-    db.commit_close(month, dates.issue, &invoices, &batches, &documents)
+    let emails = emails::announcements(&inputs.master, settings, month, statements, &documents);
+    let issued = Issued {
+        invoices: &invoices,
+        documents: &documents,
+        emails: &emails,
+    };
+    db.commit_close(month, dates.issue, issued, &batches)
         .await?;
     drop_provisional(lake, month).await?;
     Ok(CloseReport {

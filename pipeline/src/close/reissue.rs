@@ -13,7 +13,7 @@
 use super::attribution::{Place, PlacedDay, Usage};
 use super::invoicing::Invoice;
 use super::statements::statements;
-use super::{documents, tables};
+use super::{documents, emails, tables};
 use super::{CloseError, CloseSettings};
 use crate::db::{Database, InvoiceRecord, PendingRewrite, RewriteKind};
 use crate::domain::{
@@ -202,7 +202,13 @@ pub async fn reissue(
     }
     crate::failpoint("reissue-before-commit");
     let record = invoice.record();
-    db.commit_reissue(month, &record, &documents).await?;
+    let emails = emails::announcements(&master, settings, month, &statements, &documents);
+    let issued = crate::db::Issued {
+        invoices: std::slice::from_ref(&record),
+        documents: &documents,
+        emails: &emails,
+    };
+    db.commit_reissue(month, issued).await?;
     Ok(ReissueReport {
         month,
         partner: partner.clone(),

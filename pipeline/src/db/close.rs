@@ -1,9 +1,31 @@
 //! What a close keeps in the database: its record (the commit point), its invoices, and which
 //! ingest batches it was the first to see.
 
-use super::{optional, text, Cell, Cells, Database, DbResult, DocumentRecord};
+use super::{optional, text, Cell, Cells, Database, DbResult, DocumentRecord, NewEmail};
 use crate::domain::{InvoiceStatus, Month, Parse};
 use chrono::{SecondsFormat, Utc};
+
+/// What a close or a reissue issues, recorded in its commit: its invoices, its documents and
+/// the emails announcing them.
+#[derive(Debug, Clone, Copy)]
+pub struct Issued<'a> {
+    pub invoices: &'a [InvoiceRecord],
+    pub documents: &'a [DocumentRecord],
+    pub emails: &'a [NewEmail],
+}
+
+impl Database {
+    async fn record_issued(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        month: Month,
+        issued: Issued<'_>,
+    ) -> DbResult<()> {
+        self.insert_invoices(tx, month, issued.invoices).await?;
+        self.insert_documents(tx, issued.documents).await?;
+        self.queue_emails(tx, issued.emails).await
+    }
+}
 
 /// An issued invoice, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,17 +191,12 @@ impl Database {
     }
 
     /// Record a reissued invoice and forget its pending rewrite: the commit point of a reissue.
-    pub async fn commit_reissue(
-        &self,
-        month: Month,
-        invoice: &InvoiceRecord,
-        documents: &[DocumentRecord],
-    ) -> DbResult<()> {
+    pub async fn commit_reissue(&self, month: Month, issued: Issued<'_>) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
-        self.insert_documents(&mut tx, documents).await?;
-        self.insert_invoices(&mut tx, month, std::slice::from_ref(invoice))
-            .await?;
-        forget_rewrite(&mut tx, &invoice.invoice_no).await?;
+        self.record_issued(&mut tx, month, issued).await?;
+        for invoice in issued.invoices {
+            forget_rewrite(&mut tx, &invoice.invoice_no).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -263,15 +280,14 @@ impl Database {
         .await
     }
 
-    /// Commit a close: its record, its invoices, and the batches it saw first — one
+    /// Commit a close: its record, what it issued, and the batches it saw first — one
     /// transaction, the close's commit point.
     pub async fn commit_close(
         &self,
         month: Month,
         issue_date: chrono::NaiveDate,
-        invoices: &[InvoiceRecord],
+        issued: Issued<'_>,
         batches: &[String],
-        documents: &[DocumentRecord],
     ) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -282,8 +298,7 @@ impl Database {
         .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true))
         .execute(&mut *tx)
         .await?;
-        self.insert_invoices(&mut tx, month, invoices).await?;
-        self.insert_documents(&mut tx, documents).await?;
+        self.record_issued(&mut tx, month, issued).await?;
         for batch in batches {
             sqlx::query("UPDATE ingest_batches SET first_close = $1 WHERE batch = $2 AND first_close IS NULL")
                 .bind(month.to_string())

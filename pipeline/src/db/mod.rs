@@ -11,12 +11,14 @@ mod ingest;
 mod lease;
 mod ledger;
 mod master;
+mod outbox;
 
-pub use close::{InvoiceRecord, PendingRewrite, RewriteKind};
+pub use close::{InvoiceRecord, Issued, PendingRewrite, RewriteKind};
 pub use documents::DocumentRecord;
 pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use lease::{Holder, Lease};
 pub use ledger::{Run, RunId};
+pub use outbox::{now_ms, EmailStatus, NewEmail, OutboxEmail};
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
@@ -160,6 +162,12 @@ impl<'a> Cells<'a> {
     fn optional_text(&self, column: &str) -> DbResult<Option<String>> {
         self.row
             .try_get::<Option<String>, _>(column)
+            .map_err(|e| self.corrupt(e))
+    }
+
+    fn optional_int(&self, column: &str) -> DbResult<Option<i64>> {
+        self.row
+            .try_get::<Option<i64>, _>(column)
             .map_err(|e| self.corrupt(e))
     }
 

@@ -1,0 +1,151 @@
+//! Emails end to end, through the binary against a real SMTP server (aiosmtpd): the close tells
+//! each partner that asked exactly once, with its PDFs attached, and a sender killed between
+//! emails loses none and sends none twice outside SMTP's one window.
+
+mod support;
+
+use pipeline::each_engine;
+use pipeline::testing::{guide_statement as guide, sha256, ScratchDatabase, SmtpServer};
+use std::collections::BTreeMap;
+use support::{text, Site};
+
+/// A site whose emails go to `server`, with `prepare` run on it (imports and ingest).
+fn site_sending_to(
+    scratch: ScratchDatabase,
+    server: &SmtpServer,
+    incoming: &str,
+    prepare: &[Vec<String>],
+) -> Site {
+    let incoming = incoming.to_owned();
+    let mut site = Site::new(scratch, |dir| {
+        incoming.replace("{dir}", &dir.display().to_string())
+    });
+    site.env.push(("KAKIN_SMTP_URL", server.url()));
+    site.env
+        .push(("KAKIN_MAIL_FROM", "billing@kakin.example".into()));
+    for args in prepare {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = site.run(&args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    site
+}
+
+fn words(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+fn guide_site(scratch: ScratchDatabase, server: &SmtpServer) -> Site {
+    let master = guide().join("master").display().to_string();
+    let slips = guide()
+        .join("adjustments-2023-05.csv")
+        .display()
+        .to_string();
+    let incoming = format!("file://{}", guide().join("incoming").display());
+    let prepare = [
+        words(&["master", "import", &master]),
+        words(&["adjustments", "import", &slips]),
+        words(&["ingest"]),
+    ];
+    site_sending_to(scratch, server, &incoming, &prepare)
+}
+
+each_engine! {
+    async fn the_close_tells_each_partner_that_asked_once_with_its_pdfs(scratch) {
+        let server = SmtpServer::start();
+        let site = guide_site(scratch, &server);
+        let out = site.run(&["close", "2023-05"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("emails: 1 sent, 0 to retry, 0 failed"), "{}", text(&out.stdout));
+
+        // 229999000 asked (notify = true); 229999001 has no address and did not.
+        let received = server.messages();
+        assert_eq!(received.len(), 1, "{received:?}");
+        let email = &received[0];
+        assert_eq!(email["to"], "billing@sega-amusement.example");
+        assert_eq!(email["message_id"], "<kakin.229999000.2023-05.1700000@kakin.example>");
+        assert_eq!(email["subject"], "【ALL.Net】請求書発行のお知らせ（2023年05月分）");
+        let body = email["body"].as_str().unwrap();
+        for figure in ["請求書番号: 1700000", "ご請求金額（税込）: ¥37,642", "お支払合計金額: ¥83,188", "お支払日: 2023年06月25日"] {
+            assert!(body.contains(figure), "{figure:?} in {body}");
+        }
+        let lake = site.lake();
+        let folder = "documents/closing_month=2023-05/229999000";
+        let attached: BTreeMap<String, String> = email["attachments"].as_array().unwrap().iter()
+            .map(|a| (a["filename"].as_str().unwrap().to_owned(), a["sha256"].as_str().unwrap().to_owned()))
+            .collect();
+        let issued: BTreeMap<String, String> = lake.iter()
+            .filter(|(path, _)| path.starts_with(folder))
+            .map(|(path, pdf)| (path.file_name().unwrap().to_string_lossy().into_owned(), sha256(pdf)))
+            .collect();
+        assert_eq!(attached, issued, "the lake's PDFs, byte for byte");
+        assert_eq!(attached.len(), 3);
+
+        // Nothing twice: the close again, a drain again.
+        assert!(site.run(&["close", "2023-05"], None).status.success());
+        assert!(site.run(&["outbox", "send"], None).status.success());
+        assert_eq!(server.messages().len(), 1);
+        let listed = text(&site.run(&["outbox"], None).stdout);
+        assert!(listed.contains("sent") && listed.contains("250"), "{listed}");
+
+        // A copy for an operator who lost it: its own Message-ID, recorded as a resend.
+        let out = site.run(&["outbox", "resend", "1700000"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let ids: Vec<String> = server.messages().iter().map(|m| m["message_id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids, [
+            "<kakin.229999000.2023-05.1700000.resend-1@kakin.example>",
+            "<kakin.229999000.2023-05.1700000@kakin.example>",
+        ]);
+        assert!(text(&site.run(&["outbox"], None).stdout).contains("(resend of 1)"));
+
+        // A reissue gets an email of its own, saying what it replaces.
+        assert!(site.run(&["invoice", "void", "1700000", "--reason", "誤り"], None).status.success());
+        assert!(site.run(&["close", "2023-05", "--reissue", "229999000"], None).status.success());
+        let reissued = server.messages().into_iter()
+            .find(|m| m["message_id"] == "<kakin.229999000.2023-05.1700001@kakin.example>")
+            .expect("the reissue's email");
+        assert!(reissued["body"].as_str().unwrap().contains("請求書番号 1700000 の再発行"));
+    }
+}
+
+each_engine! {
+    async fn a_sender_killed_between_emails_loses_none_and_repeats_only_the_one_in_flight(scratch) {
+        let server = SmtpServer::start();
+        let prepare = [
+            words(&["demo", "--keychips", "60", "--month", "2026-10", "--generate-only", "--dir", "demo"]),
+            words(&["master", "import", "demo/master"]),
+            words(&["ingest"]),
+        ];
+        let site = site_sending_to(scratch, &server, "file://{dir}/demo/incoming", &prepare);
+        let asked = site.run(&["query", "SELECT email FROM partners WHERE notify AND email IS NOT NULL ORDER BY email", "--format", "csv"], None);
+        let asked: Vec<String> = text(&asked.stdout).lines().skip(1).map(str::to_owned).collect();
+        assert!(asked.len() >= 5, "{asked:?}");
+
+        // Killed before delivering the third email (the close itself is committed)...
+        let out = site.run(&["close", "2026-10", "--allow-empty"], Some("send-before-delivery@3"));
+        assert!(!out.status.success());
+        assert_eq!(server.messages().len(), 2);
+        // ... then after the server accepted the next one, before recording it: SMTP's window.
+        let out = site.run(&["outbox", "send"], Some("send-before-record@1"));
+        assert!(!out.status.success());
+        assert_eq!(server.messages().len(), 3);
+        // ... then left to finish.
+        let out = site.run(&["outbox", "send"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+
+        let received = server.messages();
+        let mut copies: BTreeMap<String, usize> = BTreeMap::new();
+        for message in &received {
+            *copies.entry(message["message_id"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+        let twice: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+        assert_eq!(twice.len(), 1, "only the email in flight at the kill comes twice: {copies:?}");
+        assert_eq!(*twice[0].1, 2);
+        let mut recipients: Vec<String> = received.iter().map(|m| m["to"].as_str().unwrap().to_owned()).collect();
+        recipients.sort();
+        recipients.dedup();
+        assert_eq!(recipients, asked, "every partner that asked, nobody else");
+        let listed = text(&site.run(&["outbox"], None).stdout);
+        assert_eq!(listed.lines().skip(1).filter(|l| l.contains(" sent ")).count(), asked.len(), "{listed}");
+    }
+}
