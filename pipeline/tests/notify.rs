@@ -1,7 +1,8 @@
 //! The sender against a real SMTP server (aiosmtpd): what it delivers, what it refuses at the
 //! edge, and how it retries — on SQLite and PostgreSQL.
 
-use pipeline::db::{now_ms, Database, EmailStatus, NewEmail};
+use pipeline::db::{now_ms, Database, NewEmail};
+use pipeline::domain::EmailStatus;
 use pipeline::domain::{Month, Parse};
 use pipeline::each_engine;
 use pipeline::lake::Location;

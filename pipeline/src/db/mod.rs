@@ -18,7 +18,7 @@ pub use documents::DocumentRecord;
 pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use lease::{Holder, Lease};
 pub use ledger::{Run, RunId};
-pub use outbox::{now_ms, EmailStatus, NewEmail, OutboxEmail};
+pub use outbox::{now_ms, NewEmail, OutboxEmail};
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;

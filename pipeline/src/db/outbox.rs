@@ -3,7 +3,7 @@
 //! during SMTP); marked sent with the server's answer, retried with back-off, or failed.
 
 use super::{Cells, Database, DbResult, Engine};
-use crate::domain::{Month, Parse};
+use crate::domain::{EmailStatus, Month, Parse};
 use chrono::{SecondsFormat, Utc};
 
 /// An email to queue.
@@ -20,38 +20,6 @@ pub struct NewEmail {
     pub attachments: Vec<String>,
     /// The email this one is a copy of (`kakin outbox resend`).
     pub resend_of: Option<i64>,
-}
-
-/// Where an email stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EmailStatus {
-    Queued,
-    Sending,
-    Sent,
-    Failed,
-}
-
-impl EmailStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailStatus::Queued => "queued",
-            EmailStatus::Sending => "sending",
-            EmailStatus::Sent => "sent",
-            EmailStatus::Failed => "failed",
-        }
-    }
-
-    fn parse(text: &str) -> Result<EmailStatus, crate::domain::ParseError> {
-        [
-            EmailStatus::Queued,
-            EmailStatus::Sending,
-            EmailStatus::Sent,
-            EmailStatus::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-        .ok_or_else(|| crate::domain::ParseError::new(format!("{text:?} is no email status")))
-    }
 }
 
 /// An email of the outbox, as recorded.

@@ -246,6 +246,10 @@ closed_list!(
     }
 );
 closed_list!(
+    /// Where an email of the outbox stands.
+    EmailStatus { Queued => "queued", Sending => "sending", Sent => "sent", Failed => "failed" }
+);
+closed_list!(
     /// What an adjustment slip does: billed (調整明細), paid (D1) or refunded (E1).
     AdjustmentKind { Billing => "BILLING", Payment => "PAYMENT", Refund => "REFUND" }
 );

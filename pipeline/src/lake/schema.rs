@@ -59,15 +59,18 @@ pub mod col {
 
 use col::*;
 
-/// 請求明細's columns before its figures (the daily table puts the day between).
-pub const BILLING_LEADING: [Column; 12] = [
-    (ISSUE_DATE, Date, false),
+/// Where and when a detail row was played: the partner, the store, the month, the key-chip.
+pub const PLACE: [Column; 6] = [
     (PARTNER_CODE, Text, false),
     (PARTNER_NAME, Text, false),
     (STORE_CODE, Text, false),
     (STORE_NAME, Text, false),
     (PLAY_MONTH, Text, false),
     (KEYCHIP_ID, Text, false),
+];
+
+/// 請求明細's columns between the issue date and its place, and its figures.
+pub const BILLING_CHARGE: [Column; 5] = [
     (TITLE_CODE, Text, false),
     (CHARGE_CODE, Text, false),
     (ALLNET_CLASS, Text, true),
@@ -83,21 +86,15 @@ pub const BILLING_FIGURES: [Column; 4] = [
     (INVOICE_NO, Text, true),
 ];
 
-/// The leading columns that 支払明細 and 参考情報 share: where, which title, which product.
-pub const PRODUCT_LEADING: [Column; 10] = [
-    (PARTNER_CODE, Text, false),
-    (PARTNER_NAME, Text, false),
-    (STORE_CODE, Text, false),
-    (STORE_NAME, Text, false),
-    (PLAY_MONTH, Text, false),
-    (KEYCHIP_ID, Text, false),
+/// What 支払明細 and 参考情報 name after the place: the title and the product.
+pub const PRODUCT: [Column; 4] = [
     (TITLE_CODE, Text, false),
     (TITLE_NAME, Text, false),
     (PRODUCT_NAME, Text, false),
     (CATEGORY, Text, false),
 ];
 
-/// 支払明細's codes after [`PRODUCT_LEADING`].
+/// 支払明細's codes after [`PLACE`] and [`PRODUCT`].
 pub const PAYMENT_CODES: [Column; 3] = [
     (CHARGE_CODE, Text, true),
     (PRODUCT_CODE, Text, true),
@@ -112,7 +109,7 @@ pub const PAYMENT_FIGURES: [Column; 5] = [
     (REFUND_AMOUNT, Int, false),
 ];
 
-/// 参考情報's code after [`PRODUCT_LEADING`].
+/// 参考情報's code after [`PLACE`] and [`PRODUCT`].
 pub const REFERENCE_CODES: [Column; 1] = [(PRODUCT_CODE, Text, false)];
 
 pub const REFERENCE_FIGURES: [Column; 3] = [
@@ -183,20 +180,18 @@ impl StatementTable {
     /// The table's columns in the order the close writes them.
     pub fn columns(self) -> Vec<(String, Kind, bool)> {
         use StatementTable::*;
+        let issue = [(ISSUE_DATE, Date, false)];
+        let billing = [&issue[..], &PLACE, &BILLING_CHARGE].concat();
+        let payment = [&PLACE[..], &PRODUCT, &PAYMENT_CODES].concat();
+        let reference = [&PLACE[..], &PRODUCT, &REFERENCE_CODES].concat();
         let fixed: Vec<Column> = match self {
-            BillingDetails => [&BILLING_LEADING[..], &BILLING_FIGURES].concat(),
-            BillingDaily => [&BILLING_LEADING[..], &DAY, &BILLING_FIGURES].concat(),
+            BillingDetails => [&billing[..], &BILLING_FIGURES].concat(),
+            BillingDaily => [&billing[..], &DAY, &BILLING_FIGURES].concat(),
             Adjustments => ADJUSTMENTS.to_vec(),
-            PaymentDetails => [&PRODUCT_LEADING[..], &PAYMENT_CODES, &PAYMENT_FIGURES].concat(),
-            PaymentDaily => [&PRODUCT_LEADING[..], &PAYMENT_CODES, &DAY, &PAYMENT_FIGURES].concat(),
-            ReferenceInfo => [&PRODUCT_LEADING[..], &REFERENCE_CODES, &REFERENCE_FIGURES].concat(),
-            ReferenceDaily => [
-                &PRODUCT_LEADING[..],
-                &REFERENCE_CODES,
-                &DAY,
-                &REFERENCE_FIGURES,
-            ]
-            .concat(),
+            PaymentDetails => [&payment[..], &PAYMENT_FIGURES].concat(),
+            PaymentDaily => [&payment[..], &DAY, &PAYMENT_FIGURES].concat(),
+            ReferenceInfo => [&reference[..], &REFERENCE_FIGURES].concat(),
+            ReferenceDaily => [&reference[..], &DAY, &REFERENCE_FIGURES].concat(),
             PaymentTotals => return totals_columns(),
             Invoices => INVOICES.to_vec(),
             InvoiceTaxes => INVOICE_TAXES.to_vec(),
