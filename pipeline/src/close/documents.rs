@@ -286,33 +286,48 @@ fn line(line: &InvoiceLine) -> InvoiceLineContent {
 }
 
 /// Render `planned`, put each PDF in the lake under its final name, and return what the
-/// commit records. A document that fails to render stops the issue before anything is put.
+/// commit records. Batch by batch: a batch's PDFs are in the lake before the next is rendered,
+/// so memory holds one batch whatever the number of partners. A document that fails to render
+/// stops the issue (what was put is rewritten, byte for byte, by the rerun).
 pub(super) async fn issue(
     lake: &Location,
     month: Month,
     planned: Vec<Planned>,
 ) -> Result<Vec<DocumentRecord>, CloseError> {
-    let documents: Vec<Document> = planned.iter().map(|p| p.document.clone()).collect();
-    let rendered = tokio::task::spawn_blocking(move || Renderer::new().render(&documents))
-        .await
-        .expect("rendering does not panic");
-    let pdfs = rendered.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let renderer = std::sync::Arc::new(Renderer::new());
     let mut records = Vec::with_capacity(planned.len());
-    for (plan, pdf) in planned.into_iter().zip(pdfs) {
-        let path = document_path(month, plan.partner.as_str(), &plan.document.file_name);
-        let record = DocumentRecord {
-            path: path.clone(),
-            month,
-            partner_code: plan.partner.to_string(),
-            invoice_no: plan.invoice_no,
-            kind: plan.kind,
-            sha256: hex::encode(Sha256::digest(&pdf)),
-            size: pdf.len() as i64,
-        };
-        lake.put(&path, pdf).await?;
-        records.push(record);
+    for batch in planned.chunks(BATCH) {
+        let documents: Vec<Document> = batch.iter().map(|p| p.document.clone()).collect();
+        let renderer = renderer.clone();
+        let rendered = tokio::task::spawn_blocking(move || renderer.render(&documents))
+            .await
+            .expect("rendering does not panic");
+        for (plan, pdf) in batch.iter().zip(rendered) {
+            records.push(put(lake, month, plan, pdf?).await?);
+        }
     }
     Ok(records)
+}
+
+/// Put one document in the lake: its record.
+async fn put(
+    lake: &Location,
+    month: Month,
+    plan: &Planned,
+    pdf: Vec<u8>,
+) -> Result<DocumentRecord, CloseError> {
+    let path = document_path(month, plan.partner.as_str(), &plan.document.file_name);
+    let record = DocumentRecord {
+        path: path.clone(),
+        month,
+        partner_code: plan.partner.to_string(),
+        invoice_no: plan.invoice_no.clone(),
+        kind: plan.kind,
+        sha256: hex::encode(Sha256::digest(&pdf)),
+        size: pdf.len() as i64,
+    };
+    lake.put(&path, pdf).await?;
+    Ok(record)
 }
 
 /// What `kakin verify` found: how many documents were checked, and each that is missing from

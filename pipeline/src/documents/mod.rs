@@ -17,7 +17,7 @@ pub use content::{
     AdjustmentsContent, Header, InvoiceContent, InvoiceLineContent, NoticeItem, Party,
     PaymentNoticeContent, SlipContent, TaxContent,
 };
-pub use world::Renderer;
+pub use world::{Rendered, Renderer, BATCH};
 
 use chrono::NaiveDate;
 

@@ -25,8 +25,10 @@ pub(super) const FONT: &[u8] = include_bytes!("../../../data/fonts/ipaexg.ttf");
 /// The virtual file a document's data is read from.
 const DATA: &str = "/data.json";
 
-/// How many documents are compiled between two evictions of typst's memo cache.
-const BATCH: usize = 64;
+/// How many documents are compiled between two evictions of typst's memo cache: callers that
+/// render thousands write each batch's PDFs away before rendering the next, so that memory
+/// holds one batch at a time.
+pub const BATCH: usize = 64;
 
 /// A document's PDF, or why its template failed on its data.
 pub type Rendered = Result<Vec<u8>, DocumentError>;
