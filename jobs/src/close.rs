@@ -5,14 +5,14 @@ use crate::app::{ledgered, Context, Failure, Recorded};
 use chrono::{Days, Utc};
 use pipeline::close::{self, CloseReport, Overrides, RefreshReport, ReissueReport};
 use pipeline::db::InvoiceRecord;
-use pipeline::domain::{Month, Parse, PartnerCode};
+use pipeline::domain::{Month, Parse, PartnerCode, Yen};
 
 impl Recorded for CloseReport {
     fn counts(&self) -> String {
         if self.already_closed {
             return format!("{} was already closed: nothing changed", self.month);
         }
-        let paid: i64 = self.totals.values().map(|t| t.pay).sum();
+        let paid = total(self.totals.values().map(|t| t.pay));
         let billed: i64 = self.invoices.iter().map(|i| i.total).sum();
         format!(
             "{} invoices ({billed} yen), {} payment statements ({paid} yen), {} documents",
@@ -66,14 +66,25 @@ pub async fn close(context: &Context, month: Month, overrides: Overrides) -> Res
     crate::outbox::send(context).await
 }
 
-fn figure(value: Option<i64>) -> String {
+/// A sum of yen as printed (a sum past 64 bits says so rather than wrapping).
+fn total(amounts: impl Iterator<Item = Yen>) -> String {
+    Yen::sum(amounts).map_or_else(|_| "overflow".into(), |sum| sum.to_string())
+}
+
+fn figure(value: Option<Yen>) -> String {
     value.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn change(now: Option<i64>, before: Option<i64>) -> String {
+fn change(now: Option<Yen>, before: Option<Yen>) -> String {
     match (now, before) {
         (None, None) => "-".into(),
-        (now, before) => format!("{:+}", now.unwrap_or(0) - before.unwrap_or(0)),
+        (now, before) => {
+            let (now, before) = (now.unwrap_or_default(), before.unwrap_or_default());
+            match now.checked_sub(before) {
+                Ok(change) => format!("{:+}", change.0),
+                Err(_) => "overflow".into(),
+            }
+        }
     }
 }
 
@@ -142,7 +153,7 @@ pub async fn refresh(context: &Context) -> Result<(), Failure> {
         println!("no open month has a day before {today} to refresh");
     }
     for report in &reports {
-        let paid: i64 = report.totals.values().map(|t| t.pay).sum();
+        let paid = total(report.totals.values().map(|t| t.pay));
         println!(
             "provisional {} up to {}: {} partners, お支払合計金額 {paid} yen in all",
             report.month,

@@ -145,7 +145,7 @@ each_engine! {
         assert_eq!(seen, 2, "one all-titles statement per partner");
         assert_eq!(
             report.totals[&pipeline::domain::PartnerCode::parse("229999000").unwrap()].pay,
-            83_188
+            pipeline::domain::Yen(83_188)
         );
 
         // 支払明細: every line of the guide, refunds rounded half-up.

@@ -10,6 +10,7 @@ use pipeline::close::{
     self, close_month, preview_close, refresh, reissue, void_invoice, CloseSettings, Overrides,
 };
 use pipeline::db::Database;
+use pipeline::domain::Yen;
 use pipeline::domain::{Month, Parse, PartnerCode};
 use pipeline::each_engine;
 use pipeline::export::{self, Encoding, ExportRequest, Filter, Issuer, Selection, View};
@@ -481,9 +482,9 @@ each_engine! {
             .unwrap();
         assert_eq!(
             (p1.invoice_total, p1.previous_invoice_total),
-            (Some(88), Some(524))
+            (Some(Yen(88)), Some(Yen(524)))
         );
-        assert_eq!(p1.previous_pay, Some(12_634));
+        assert_eq!(p1.previous_pay, Some(Yen(12_634)));
     }
 }
 
@@ -959,7 +960,7 @@ each_engine! {
         .unwrap();
         assert_eq!(
             reissued.totals.unwrap().pay,
-            12147,
+            Yen(12147),
             "A2 357, B4 550 at the new fees"
         );
     }

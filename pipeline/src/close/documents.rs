@@ -137,14 +137,14 @@ impl<'a> Issue<'a> {
                 .taxes
                 .iter()
                 .map(|&(rate, subtotal, tax)| TaxContent {
-                    rate: format!("{}%", rate.normalize()),
-                    subtotal: Yen(subtotal).with_mark(),
-                    tax: Yen(tax).with_mark(),
+                    rate: format!("{rate}%"),
+                    subtotal: subtotal.with_mark(),
+                    tax: tax.with_mark(),
                 })
                 .collect(),
-            subtotal: Yen(invoice.subtotal).with_mark(),
-            tax: Yen(invoice.tax).with_mark(),
-            total: Yen(invoice.total).with_mark(),
+            subtotal: invoice.subtotal.with_mark(),
+            tax: invoice.tax.with_mark(),
+            total: invoice.total.with_mark(),
             void_reason: None,
         };
         let number = &invoice.invoice_no;
@@ -210,7 +210,7 @@ impl<'a> Issue<'a> {
             .map(|l| NoticeItem {
                 code: l.code.to_owned(),
                 label: l.label.to_owned(),
-                amount: Yen(l.amount).grouped(),
+                amount: l.amount.grouped(),
                 note: l.note,
             })
             .collect();
@@ -280,8 +280,8 @@ fn line(line: &InvoiceLine) -> InvoiceLineContent {
         },
         count: grouped(line.count),
         unit_price: UnitPrice(line.unit_price).grouped(),
-        amount: Yen(line.amount).grouped(),
-        tax_rate: format!("{}%", line.tax_rate.normalize()),
+        amount: line.amount.grouped(),
+        tax_rate: format!("{}%", line.tax_rate),
     }
 }
 

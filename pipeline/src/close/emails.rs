@@ -5,7 +5,7 @@
 use super::statements::Statements;
 use super::CloseSettings;
 use crate::db::{DocumentRecord, NewEmail};
-use crate::domain::{DocumentKind, MasterData, Month, Parse, PartnerCode, Yen};
+use crate::domain::{DocumentKind, MasterData, Month, Parse, PartnerCode};
 use crate::notify::{compose, Announcement};
 use std::collections::BTreeMap;
 
@@ -43,7 +43,7 @@ pub(super) fn announcements(
                 .iter()
                 .any(|d| d.kind == DocumentKind::PaymentNotice);
             let pay = has_notice
-                .then(|| statements.totals_of(&partner).map(|t| Yen(t.pay)))
+                .then(|| statements.totals_of(&partner).map(|t| t.pay))
                 .flatten();
             let announcement = Announcement {
                 partner_code: code.to_owned(),
@@ -51,7 +51,7 @@ pub(super) fn announcements(
                 recipient: recipient.as_str().to_owned(),
                 month,
                 invoice_no: invoice.map(|i| i.invoice_no.clone()),
-                invoice_total: invoice.map(|i| Yen(i.total)),
+                invoice_total: invoice.map(|i| i.total),
                 pay,
                 payment_date: settings.dates(month).payment,
                 replaces: invoice.and_then(|i| i.replaces.clone()),

@@ -19,8 +19,8 @@ pub struct InvoiceLine {
     pub play_month: Option<Month>,
     pub count: i64,
     pub unit_price: Decimal,
-    pub amount: i64,
-    pub tax_rate: Decimal,
+    pub amount: Yen,
+    pub tax_rate: Percent,
     pub slip_no: Option<String>,
 }
 
@@ -33,10 +33,10 @@ pub struct Invoice {
     pub invoice_no: String,
     pub lines: Vec<InvoiceLine>,
     /// Per tax rate: the subtotal (tax excluded) and the tax, computed once per invoice.
-    pub taxes: Vec<(Decimal, i64, i64)>,
-    pub subtotal: i64,
-    pub tax: i64,
-    pub total: i64,
+    pub taxes: Vec<(Percent, Yen, Yen)>,
+    pub subtotal: Yen,
+    pub tax: Yen,
+    pub total: Yen,
 }
 
 impl Invoice {
@@ -45,9 +45,9 @@ impl Invoice {
         crate::db::InvoiceRecord {
             invoice_no: self.invoice_no.clone(),
             partner_code: self.partner.to_string(),
-            subtotal: self.subtotal,
-            tax: self.tax,
-            total: self.total,
+            subtotal: self.subtotal.0,
+            tax: self.tax.0,
+            total: self.total.0,
             status: InvoiceStatus::Issued,
             replaces: self.replaces.clone(),
             void_reason: None,
@@ -62,7 +62,7 @@ pub const LAST_INVOICE_NUMBER: u32 = 9_999_999;
 /// tax rate (prices and rates by value), then the billed slips by number.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum LineKey {
-    Charge(String, Month, Decimal, Decimal),
+    Charge(String, Month, Decimal, Percent),
     Slip(String),
 }
 
@@ -81,7 +81,7 @@ pub(super) fn invoices(
             charge.code.to_string(),
             detail.place.play_month,
             charge.unit_price.0,
-            charge.tax_rate.0,
+            charge.tax_rate,
         );
         let line = lines
             .entry(&detail.place.partner)
@@ -93,13 +93,13 @@ pub(super) fn invoices(
                 play_month: Some(detail.place.play_month),
                 count: 0,
                 unit_price: charge.unit_price.0,
-                amount: 0,
-                tax_rate: charge.tax_rate.0,
+                amount: Yen::ZERO,
+                tax_rate: charge.tax_rate,
                 slip_no: None,
             });
         let overflow = overflow(&detail.place.partner);
         line.count = checked_sum([line.count, detail.count]).map_err(&overflow)?;
-        line.amount = checked_sum([line.amount, detail.amount]).map_err(&overflow)?;
+        line.amount = line.amount.checked_add(detail.amount).map_err(&overflow)?;
     }
     for slip in slips.iter().filter(|s| s.kind == AdjustmentKind::Billing) {
         lines.entry(&slip.partner).or_default().insert(
@@ -110,7 +110,7 @@ pub(super) fn invoices(
                 play_month: None,
                 count: slip.quantity,
                 unit_price: Decimal::from(slip.unit_price.0),
-                amount: slip.amount.0,
+                amount: slip.amount,
                 tax_rate: rates.consumption_tax,
                 slip_no: Some(slip.slip_no.to_string()),
             },
@@ -138,18 +138,18 @@ fn invoice(
 ) -> Result<Invoice, CloseError> {
     let overflow = overflow(partner);
     let lines: Vec<InvoiceLine> = lines.into_values().collect();
-    let mut by_rate: BTreeMap<Decimal, i64> = BTreeMap::new();
+    let mut by_rate: BTreeMap<Percent, Yen> = BTreeMap::new();
     for line in &lines {
         let subtotal = by_rate.entry(line.tax_rate).or_default();
-        *subtotal = checked_sum([*subtotal, line.amount]).map_err(&overflow)?;
+        *subtotal = subtotal.checked_add(line.amount).map_err(&overflow)?;
     }
     let taxes = by_rate
         .into_iter()
-        .map(|(rate, subtotal)| Ok((rate, subtotal, percent_of(subtotal, rate)?.0)))
-        .collect::<Result<Vec<(Decimal, i64, i64)>, Overflow>>()
+        .map(|(rate, subtotal)| Ok((rate, subtotal, rate.of(subtotal)?)))
+        .collect::<Result<Vec<(Percent, Yen, Yen)>, Overflow>>()
         .map_err(&overflow)?;
-    let subtotal = checked_sum(taxes.iter().map(|t| t.1)).map_err(&overflow)?;
-    let tax = checked_sum(taxes.iter().map(|t| t.2)).map_err(&overflow)?;
+    let subtotal = Yen::sum(taxes.iter().map(|t| t.1)).map_err(&overflow)?;
+    let tax = Yen::sum(taxes.iter().map(|t| t.2)).map_err(&overflow)?;
     Ok(Invoice {
         replaces: None,
         partner: partner.clone(),
@@ -158,6 +158,6 @@ fn invoice(
         taxes,
         subtotal,
         tax,
-        total: checked_sum([subtotal, tax]).map_err(&overflow)?,
+        total: subtotal.checked_add(tax).map_err(&overflow)?,
     })
 }

@@ -29,7 +29,7 @@ pub use statements::{statements, Statements};
 
 use crate::db::{Database, DbError, DocumentRecord, InvoiceRecord, Issued};
 use crate::domain::{
-    InvoiceStatus, Issuer, MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates,
+    InvoiceStatus, Issuer, MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates, Yen,
 };
 use crate::lake::layout::{closing_month_of, Area, StatementTable, PROVISIONAL};
 use crate::lake::{LakeError, LocalCopy, Location};
@@ -328,10 +328,10 @@ fn all_titles(statements: &Statements) -> BTreeMap<PartnerCode, PaymentTotals> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviewRow {
     pub partner: PartnerCode,
-    pub invoice_total: Option<i64>,
-    pub previous_invoice_total: Option<i64>,
-    pub pay: Option<i64>,
-    pub previous_pay: Option<i64>,
+    pub invoice_total: Option<Yen>,
+    pub previous_invoice_total: Option<Yen>,
+    pub pay: Option<Yen>,
+    pub previous_pay: Option<Yen>,
 }
 
 /// `kakin close M --dry-run`: the close computed through the same code, nothing written.
@@ -396,7 +396,7 @@ pub async fn preview_close(
         previous_invoices
             .iter()
             .find(|i| i.partner_code == partner.as_str() && i.status == InvoiceStatus::Issued)
-            .map(|i| i.total)
+            .map(|i| Yen(i.total))
     };
     let rows = partners
         .into_iter()
@@ -422,7 +422,7 @@ pub async fn preview_close(
 async fn previous_pay(
     lake: &Location,
     month: Month,
-) -> Result<BTreeMap<PartnerCode, i64>, CloseError> {
+) -> Result<BTreeMap<PartnerCode, Yen>, CloseError> {
     let path = StatementTable::PaymentTotals.path(Area::Closed, month);
     Ok(match lake.get_batch(&path).await? {
         Some(totals) => tables::all_titles_pay(&totals),

@@ -22,13 +22,13 @@ pub struct BillingDetail {
     pub place: Place,
     pub charge: Charge,
     pub count: i64,
-    pub amount: i64,
+    pub amount: Yen,
     pub days: Days,
 }
 
 impl BillingDetail {
     /// The daily view: each day's count and its own half-up amount.
-    pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, i64)> + '_ {
+    pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, Yen)> + '_ {
         let price = self.charge.unit_price.0;
         self.days
             .iter()
@@ -48,10 +48,10 @@ pub struct PaymentDetail {
     pub method: Option<PaymentMethod>,
     pub count: i64,
     /// `None` for commissions (shown `-`).
-    pub unit_price: Option<i64>,
-    pub amount: Option<i64>,
+    pub unit_price: Option<Yen>,
+    pub amount: Option<Yen>,
     pub refund_unit_price: Decimal,
-    pub refund_amount: i64,
+    pub refund_amount: Yen,
     pub days: Days,
 }
 
@@ -82,12 +82,12 @@ type PaymentKey<'a> = (
     &'a TitleCode,
     (Option<&'a str>, Option<&'a str>),
     Option<PaymentMethod>,
-    Option<i64>,
+    Option<Yen>,
     Decimal,
 );
 
 /// A day of a payment detail: count, amount (none for commissions) and refund amount.
-pub type PaymentDay = (NaiveDate, i64, Option<i64>, i64);
+pub type PaymentDay = (NaiveDate, i64, Option<Yen>, Yen);
 
 impl PaymentDetail {
     /// The daily view, each day rounded on its own.
@@ -97,7 +97,7 @@ impl PaymentDetail {
                 date,
                 count,
                 self.unit_price
-                    .map(|price| day_amount(count, Decimal::from(price))),
+                    .map(|price| day_amount(count, Decimal::from(price.0))),
                 day_amount(count, self.refund_unit_price),
             )
         })
@@ -113,14 +113,14 @@ pub struct ReferenceRow {
     pub product_name: Text,
     pub category: Text,
     pub count: i64,
-    pub unit_price: i64,
-    pub amount: i64,
+    pub unit_price: Yen,
+    pub amount: Yen,
     pub days: Days,
 }
 
 impl ReferenceRow {
-    pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, i64)> + '_ {
-        let price = Decimal::from(self.unit_price);
+    pub fn daily(&self) -> impl Iterator<Item = (NaiveDate, i64, Yen)> + '_ {
+        let price = Decimal::from(self.unit_price.0);
         self.days
             .iter()
             .map(move |(&date, &count)| (date, count, day_amount(count, price)))
@@ -140,13 +140,13 @@ impl PaymentDetail {
 
 /// half-up(`count` × `price`) of one day of a detail row whose month was computed with
 /// checked arithmetic: a day's count is part of its month's, so its amount fits too.
-fn day_amount(count: i64, price: Decimal) -> i64 {
+fn day_amount(count: i64, price: Decimal) -> Yen {
     amount(count, price).expect("a day's amount is within its month's")
 }
 
 /// half-up(`count` × `price`), checked.
-pub(super) fn amount(count: i64, price: Decimal) -> Result<i64, Overflow> {
-    Ok(half_up(times(count, price)?)?.0)
+pub(super) fn amount(count: i64, price: Decimal) -> Result<Yen, Overflow> {
+    half_up(times(count, price)?)
 }
 
 /// Count a day into the detail row of `key`, starting the row from `start`.
@@ -190,7 +190,7 @@ pub fn details(
         BTreeMap::new();
     let mut commissions: BTreeMap<(Place, ChargeCode, Decimal), (Charge, Days)> = BTreeMap::new();
     // Platform sales are not split by payment method: their key has none.
-    type ProductKey = (Place, ProductCode, Option<PaymentMethod>, i64);
+    type ProductKey = (Place, ProductCode, Option<PaymentMethod>, Yen);
     let mut sold: BTreeMap<ProductKey, (Product, Days)> = BTreeMap::new();
     for day in days {
         match &day.usage {
@@ -236,7 +236,7 @@ pub fn details(
                     day.place.clone(),
                     product.code.clone(),
                     method,
-                    product.unit_price.0,
+                    product.unit_price,
                 );
                 count_day(&mut sold, key, || product.clone(), day);
             }
@@ -283,7 +283,8 @@ pub fn details(
         let overflow = overflow(&partner);
         let count = total(&days).map_err(&overflow)?;
         let sales = count
-            .checked_mul(price)
+            .checked_mul(price.0)
+            .map(Yen)
             .ok_or(Overflow)
             .map_err(&overflow)?;
         match product.settlement {

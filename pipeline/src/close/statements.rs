@@ -98,17 +98,17 @@ mod tests {
     fn refunds_and_amounts_round_half_up_not_to_even() {
         // メダル5000円(電子マネー): 5,000 less 3 % → 4,850; a 110-yen item by AimePay → 104.50 → 105.
         assert_eq!(
-            refund_unit_price(5_000, Decimal::from(3)),
+            refund_unit_price(Yen(5_000), Percent(Decimal::from(3))),
             Decimal::from(4_850)
         );
-        let aime = refund_unit_price(110, Decimal::from(5));
+        let aime = refund_unit_price(Yen(110), Percent(Decimal::from(5)));
         assert_eq!(aime, Decimal::new(10_450, 2));
-        assert_eq!(amount(1, aime).unwrap(), 105);
+        assert_eq!(amount(1, aime).unwrap(), Yen(105));
         // 5 plays at 32.5 yen: 162.5 → 163 (banker's rounding would give 162).
-        assert_eq!(amount(5, Decimal::new(325, 1)).unwrap(), 163);
+        assert_eq!(amount(5, Decimal::new(325, 1)).unwrap(), Yen(163));
         // The guide's commission lines: 3,860 → 1,544; 94 → 37.6 → 38.
-        assert_eq!(amount(3_860, Decimal::new(4, 1)).unwrap(), 1_544);
-        assert_eq!(amount(94, Decimal::new(4, 1)).unwrap(), 38);
+        assert_eq!(amount(3_860, Decimal::new(4, 1)).unwrap(), Yen(1_544));
+        assert_eq!(amount(94, Decimal::new(4, 1)).unwrap(), Yen(38));
     }
 
     fn charge(code: &str, price: Decimal, rate: i64) -> Charge {
@@ -138,7 +138,7 @@ mod tests {
             place: place.clone(),
             charge: charge(code, price, rate),
             count: 1,
-            amount,
+            amount: Yen(amount),
             days: Days::new(),
         };
         // Lines of 163, 89 and 75 at 10 %, and 55 at 8 %: per line the 10 % taxes would be
@@ -150,19 +150,19 @@ mod tests {
             detail("D", Decimal::from(55), 8, 55),
         ];
         let invoice = &invoices(&billing, &[], rates(), 1_700_000).unwrap()[0];
+        let rate = |r: i64| Percent(Decimal::from(r));
         assert_eq!(
             invoice.taxes,
-            [(Decimal::from(8), 55, 4), (Decimal::from(10), 327, 32)]
+            [(rate(8), Yen(55), Yen(4)), (rate(10), Yen(327), Yen(32))]
         );
         assert_eq!(
             (invoice.subtotal, invoice.tax, invoice.total),
-            (382, 36, 418)
+            (Yen(382), Yen(36), Yen(418))
         );
-        let per_line: i64 = billing
+        let per_line = billing
             .iter()
-            .map(|d| percent_of(d.amount, d.charge.tax_rate.0).unwrap().0)
-            .sum();
-        assert_ne!(per_line, invoice.tax);
+            .map(|d| d.charge.tax_rate.of(d.amount).unwrap());
+        assert_ne!(Yen::sum(per_line).unwrap(), invoice.tax);
     }
 
     fn day(text: &str) -> NaiveDate {
@@ -219,16 +219,19 @@ mod tests {
         ];
         let days = [placed("2026-09-10", 100), placed("2026-09-20", 100)];
         let s = close_of(&charges, &days).unwrap();
-        let rows: Vec<(i64, Decimal, i64)> = s
+        let rows: Vec<(i64, Decimal, Yen)> = s
             .payments
             .iter()
             .map(|p| (p.count, p.refund_unit_price, p.refund_amount))
             .collect();
         assert_eq!(
             rows,
-            [(100, Decimal::new(4, 1), 40), (100, Decimal::new(5, 1), 50)]
+            [
+                (100, Decimal::new(4, 1), Yen(40)),
+                (100, Decimal::new(5, 1), Yen(50))
+            ]
         );
-        assert_eq!(s.totals_of(&days[0].place.partner).unwrap().c1, 90);
+        assert_eq!(s.totals_of(&days[0].place.partner).unwrap().c1, Yen(90));
     }
 
     #[test]
@@ -251,7 +254,10 @@ mod tests {
         assert_eq!(invoice.lines.len(), 2, "a line never mixes two rates");
         assert_eq!(
             invoice.taxes,
-            [(Decimal::from(8), 300, 24), (Decimal::from(10), 200, 20)]
+            [
+                (Percent(Decimal::from(8)), Yen(300), Yen(24)),
+                (Percent(Decimal::from(10)), Yen(200), Yen(20))
+            ]
         );
     }
 
@@ -265,7 +271,7 @@ mod tests {
         let days = [placed("2026-09-10", 1), placed("2026-09-20", 2)];
         let s = close_of(&charges, &days).unwrap();
         assert_eq!(s.billing.len(), 1);
-        assert_eq!((s.billing[0].count, s.billing[0].amount), (3, 300));
+        assert_eq!((s.billing[0].count, s.billing[0].amount), (3, Yen(300)));
         assert_eq!(s.invoices[0].lines.len(), 1);
     }
 

@@ -9,7 +9,7 @@ use crate::db::{DocumentRecord, InvoiceRecord};
 use crate::domain::{
     DocumentKind, MasterData, Month, Parse, PartnerCode, StoreCode, Text, TitleCode,
 };
-use crate::lake::cells::{decimal, int, optional, text};
+use crate::lake::cells::{decimal, int, optional, optional_yen, text, yen};
 use crate::lake::layout::{Area, StatementTable};
 use crate::lake::schema::col;
 use crate::lake::{Cell, Columns, LakeResult, Location, Table};
@@ -227,7 +227,7 @@ impl Build<'_> {
                 [
                     int(count),
                     decimal(d.charge.unit_price.0),
-                    int(amount),
+                    yen(amount),
                     optional(self.invoice_of(&p.partner)),
                 ]
             };
@@ -279,13 +279,13 @@ impl Build<'_> {
                     .product_cells(&d.place, &d.title, &d.product_name, &d.category);
             let (charge, product) = d.codes();
             leading.extend([optional(charge), optional(product), optional(d.method)]);
-            let rest = |count, amount: Option<i64>, refund_amount| {
+            let rest = |count, amount, refund_amount| {
                 [
                     int(count),
-                    Cell::Decimal(d.unit_price.map(Exact::from)),
-                    Cell::Int(amount),
+                    Cell::Decimal(d.unit_price.map(|p| Exact::from(p.0))),
+                    optional_yen(amount),
                     decimal(d.refund_unit_price),
-                    int(refund_amount),
+                    yen(refund_amount),
                 ]
             };
             let days = d
@@ -308,8 +308,13 @@ impl Build<'_> {
                 self.names
                     .product_cells(&r.place, &r.title, &r.product_name, &r.category);
             leading.push(text(&r.product));
-            let rest =
-                |count, amount| [int(count), decimal(Exact::from(r.unit_price)), int(amount)];
+            let rest = |count, amount| {
+                [
+                    int(count),
+                    decimal(Exact::from(r.unit_price.0)),
+                    yen(amount),
+                ]
+            };
             let days = r
                 .daily()
                 .map(|(date, count, amount)| (date, rest(count, amount)));
@@ -335,7 +340,7 @@ impl Build<'_> {
                     optional(record.and_then(|p| p.registered_name.as_ref())),
                     optional(title.as_ref()),
                 ];
-                row.extend(t.items().map(|(_, value)| int(value)));
+                row.extend(t.items().map(|(_, value)| yen(value)));
                 row.push(Cell::Date(Some(self.dates.payment)));
                 row.extend(rates.iter().map(|(_, value)| decimal(*value)));
                 totals.push(row);
@@ -396,9 +401,9 @@ fn invoice_tables(
         for (rate, subtotal, tax) in &invoice.taxes {
             taxes.push(vec![
                 text(&invoice.invoice_no),
-                decimal(*rate),
-                int(*subtotal),
-                int(*tax),
+                decimal(rate.0),
+                yen(*subtotal),
+                yen(*tax),
             ]);
         }
     }
@@ -411,13 +416,16 @@ fn invoice_tables(
 /// Each partner's PAY over all titles, from a `payment_totals` table.
 pub fn all_titles_pay(
     totals: &arrow_array::RecordBatch,
-) -> std::collections::BTreeMap<crate::domain::PartnerCode, i64> {
+) -> std::collections::BTreeMap<crate::domain::PartnerCode, crate::domain::Yen> {
     let totals = Columns::new(totals);
     (0..totals.len())
         .filter(|&row| totals.text(col::TITLE_CODE, row).is_none())
         .filter_map(|row| {
             let partner = crate::domain::PartnerCode::parse(totals.text(col::PARTNER_CODE, row)?);
-            Some((partner.ok()?, totals.int(col::PAY, row)?))
+            Some((
+                partner.ok()?,
+                crate::domain::Yen(totals.int(col::PAY, row)?),
+            ))
         })
         .collect()
 }

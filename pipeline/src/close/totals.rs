@@ -29,10 +29,10 @@ pub(super) fn all_totals(
                 .iter()
                 .filter(|p| &p.place.partner == partner)
                 .collect();
-            let own_slips: Vec<(AdjustmentKind, i64)> = slips
+            let own_slips: Vec<(AdjustmentKind, Yen)> = slips
                 .iter()
                 .filter(|s| &s.partner == partner)
-                .map(|s| (s.kind, s.amount.0))
+                .map(|s| (s.kind, s.amount))
                 .collect();
             let figures = |title: Option<&TitleCode>| -> Vec<PaymentFigures> {
                 own.iter()

@@ -24,6 +24,25 @@ impl Parse for Yen {
     }
 }
 
+impl Yen {
+    pub const ZERO: Yen = Yen(0);
+
+    pub fn checked_add(self, other: Yen) -> Result<Yen, Overflow> {
+        self.0.checked_add(other.0).map(Yen).ok_or(Overflow)
+    }
+
+    pub fn checked_sub(self, other: Yen) -> Result<Yen, Overflow> {
+        self.0.checked_sub(other.0).map(Yen).ok_or(Overflow)
+    }
+
+    /// The sum of `amounts`, checked.
+    pub fn sum(amounts: impl IntoIterator<Item = Yen>) -> Result<Yen, Overflow> {
+        amounts
+            .into_iter()
+            .try_fold(Yen::ZERO, |sum, amount| sum.checked_add(amount))
+    }
+}
+
 impl fmt::Display for Yen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -47,7 +66,7 @@ impl fmt::Display for UnitPrice {
 }
 
 /// A percentage: a tax rate or a fee (`10`, `8`, `3`, `5`), never negative nor over 100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Percent(pub Decimal);
 
 impl Parse for Percent {
@@ -59,6 +78,25 @@ impl Parse for Percent {
             )));
         }
         Ok(Percent(value))
+    }
+}
+
+impl Percent {
+    /// truncate(`amount` × this / 100): a fee or a tax on an amount.
+    pub fn of(self, amount: Yen) -> Result<Yen, Overflow> {
+        let part = times(amount.0, self.0)?
+            .checked_div(Decimal::ONE_HUNDRED)
+            .ok_or(Overflow)?;
+        truncate(part)
+    }
+
+    /// truncate(`amount` × t / (100 + t)), t this rate: the tax included in a tax-included
+    /// amount.
+    pub fn included_in(self, amount: Yen) -> Result<Yen, Overflow> {
+        let part = times(amount.0, self.0)?
+            .checked_div(Decimal::ONE_HUNDRED + self.0)
+            .ok_or(Overflow)?;
+        truncate(part)
     }
 }
 
@@ -110,30 +148,14 @@ pub fn times(count: i64, price: Decimal) -> Result<Decimal, Overflow> {
     Decimal::from(count).checked_mul(price).ok_or(Overflow)
 }
 
-/// truncate(`amount` × `percent` / 100): a fee or a tax on an amount.
-pub fn percent_of(amount: i64, percent: Decimal) -> Result<Yen, Overflow> {
-    let part = times(amount, percent)?
-        .checked_div(Decimal::ONE_HUNDRED)
-        .ok_or(Overflow)?;
-    truncate(part)
-}
-
-/// truncate(`amount` × t / (100 + t)): the tax included in a tax-included amount.
-pub fn tax_included(amount: i64, t: Decimal) -> Result<Yen, Overflow> {
-    let part = times(amount, t)?
-        .checked_div(Decimal::ONE_HUNDRED + t)
-        .ok_or(Overflow)?;
-    truncate(part)
-}
-
 /// An operator's sale's refund unit price (支払明細): its price less the fee, half-up to 2
 /// decimal places (5,000 less 3 % → 4,850; 110 less 5 % → 104.50).
-pub fn refund_unit_price(price: i64, fee: Decimal) -> Decimal {
-    let refund = Decimal::from(price) * (Decimal::ONE_HUNDRED - fee) / Decimal::ONE_HUNDRED;
+pub fn refund_unit_price(price: Yen, fee: Percent) -> Decimal {
+    let refund = Decimal::from(price.0) * (Decimal::ONE_HUNDRED - fee.0) / Decimal::ONE_HUNDRED;
     refund.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// The sum of whole amounts (or counts), checked.
+/// The sum of counts, checked.
 pub fn checked_sum(values: impl IntoIterator<Item = i64>) -> Result<i64, Overflow> {
     values
         .into_iter()
@@ -169,8 +191,10 @@ mod tests {
         assert_eq!(times(i64::MAX, dec("100000000000")), Err(Overflow));
         assert_eq!(checked_sum([i64::MAX, 1]), Err(Overflow));
         assert_eq!(checked_sum([i64::MAX, -1, 1]), Ok(i64::MAX));
-        assert_eq!(percent_of(i64::MAX, dec("100")), Ok(Yen(i64::MAX)));
-        assert_eq!(tax_included(22_376, dec("10")), Ok(Yen(2_034)));
+        assert_eq!(Percent(dec("100")).of(Yen(i64::MAX)), Ok(Yen(i64::MAX)));
+        assert_eq!(Percent(dec("10")).included_in(Yen(22_376)), Ok(Yen(2_034)));
+        assert_eq!(Yen::sum([Yen(i64::MAX), Yen(1)]), Err(Overflow));
+        assert_eq!(Yen(i64::MIN).checked_sub(Yen(1)), Err(Overflow));
     }
 
     #[test]

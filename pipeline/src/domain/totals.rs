@@ -12,18 +12,18 @@ use rust_decimal::Decimal;
 /// The rates a statement uses: those in force on the last day of the closing month.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Rates {
-    pub aimepay_fee: Decimal,
-    pub emoney_fee: Decimal,
-    pub consumption_tax: Decimal,
+    pub aimepay_fee: Percent,
+    pub emoney_fee: Percent,
+    pub consumption_tax: Percent,
 }
 
 impl Rates {
     /// The rates of a statement as its tables record them (`payment_totals`).
     pub fn items(&self) -> [(&'static str, Decimal); 3] {
         [
-            ("aimepay_fee", self.aimepay_fee),
-            ("emoney_fee", self.emoney_fee),
-            ("consumption_tax", self.consumption_tax),
+            ("aimepay_fee", self.aimepay_fee.0),
+            ("emoney_fee", self.emoney_fee.0),
+            ("consumption_tax", self.consumption_tax.0),
         ]
     }
 
@@ -34,7 +34,7 @@ impl Rates {
                 .values()
                 .filter(|r| r.name == name && r.valid_from <= date)
                 .max_by_key(|r| r.valid_from)
-                .map(|r| r.value.0)
+                .map(|r| r.value)
                 .ok_or_else(|| format!("no {name} rate is in force on {date}"))
         };
         Ok(Rates {
@@ -48,22 +48,22 @@ impl Rates {
 /// 支払合計 of one partner, over all titles (`title` none) or one title.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PaymentTotals {
-    pub a1: i64,
-    pub a2: i64,
-    pub b1: i64,
-    pub b2: i64,
-    pub b3: i64,
-    pub b4: i64,
-    pub c1: i64,
-    pub d1: i64,
-    pub e1: i64,
-    pub f1: i64,
-    pub f2: i64,
-    pub f3: i64,
-    pub f4: i64,
-    pub g1: i64,
-    pub g2: i64,
-    pub pay: i64,
+    pub a1: Yen,
+    pub a2: Yen,
+    pub b1: Yen,
+    pub b2: Yen,
+    pub b3: Yen,
+    pub b4: Yen,
+    pub c1: Yen,
+    pub d1: Yen,
+    pub e1: Yen,
+    pub f1: Yen,
+    pub f2: Yen,
+    pub f3: Yen,
+    pub f4: Yen,
+    pub g1: Yen,
+    pub g2: Yen,
+    pub pay: Yen,
 }
 
 impl PaymentTotals {
@@ -72,7 +72,7 @@ impl PaymentTotals {
     }
 
     /// The items in the statement's order, with their labels: A1 … G2, then PAY.
-    pub fn items(&self) -> [(&'static str, i64); 16] {
+    pub fn items(&self) -> [(&'static str, Yen); 16] {
         [
             ("A1", self.a1),
             ("A2", self.a2),
@@ -100,7 +100,7 @@ pub struct TotalsLine {
     /// `A1` … `G2`, `PAY`.
     pub code: &'static str,
     pub label: &'static str,
-    pub amount: i64,
+    pub amount: Yen,
     pub note: String,
 }
 
@@ -108,19 +108,19 @@ impl PaymentTotals {
     /// The items A1 … G2 and PAY with the guide's labels and notes (the rates in the notes).
     pub fn lines(&self, rates: &Rates) -> Vec<TotalsLine> {
         let t = self;
-        let tax = rates.consumption_tax.normalize();
+        let tax = rates.consumption_tax;
         let items = [
         ("(A1) AimePay決済金額", t.a1, String::new()),
         (
             "(A2) AimePay利用手数料(税込)",
             t.a2,
-            format!("AimePay決済金額(A1) × {}%", rates.aimepay_fee.normalize()),
+            format!("AimePay決済金額(A1) × {}%", rates.aimepay_fee),
         ),
         ("(B1) 電子マネー決済金額", t.b1, String::new()),
         (
             "(B2) 電子マネー決済手数料(税抜)",
             t.b2,
-            format!("電子マネー決済金額(B1) × {}%", rates.emoney_fee.normalize()),
+            format!("電子マネー決済金額(B1) × {}%", rates.emoney_fee),
         ),
         (
             "(B3) 決済手数料消費税",
@@ -162,7 +162,7 @@ pub struct PaymentFigures {
     /// None for commissions.
     pub method: Option<PaymentMethod>,
     pub count: i64,
-    pub amount: Option<i64>,
+    pub amount: Option<Yen>,
     pub refund_unit_price: Decimal,
 }
 
@@ -170,12 +170,12 @@ pub struct PaymentFigures {
 /// of adjustment slips; every sum checked.
 pub fn payment_totals(
     payments: &[PaymentFigures],
-    slips: &[(AdjustmentKind, i64)],
+    slips: &[(AdjustmentKind, Yen)],
     rates: Rates,
 ) -> Result<PaymentTotals, Overflow> {
     let t = rates.consumption_tax;
     let sold = |method: PaymentMethod| {
-        checked_sum(
+        Yen::sum(
             payments
                 .iter()
                 .filter(|p| p.method == Some(method))
@@ -183,38 +183,40 @@ pub fn payment_totals(
         )
     };
     let slipped = |kind: AdjustmentKind| {
-        checked_sum(
+        Yen::sum(
             slips
                 .iter()
                 .filter(|(k, _)| *k == kind)
                 .map(|(_, amount)| *amount),
         )
     };
-    let add = |a: i64, b: i64| a.checked_add(b).ok_or(Overflow);
-    let sub = |a: i64, b: i64| a.checked_sub(b).ok_or(Overflow);
     let a1 = sold(PaymentMethod::Aimepay)?;
-    let a2 = percent_of(a1, rates.aimepay_fee)?.0;
+    let a2 = rates.aimepay_fee.of(a1)?;
     let b1 = sold(PaymentMethod::Emoney)?;
-    let b2 = percent_of(b1, rates.emoney_fee)?.0;
-    let b3 = percent_of(b2, t)?.0;
-    let b4 = add(b2, b3)?;
+    let b2 = rates.emoney_fee.of(b1)?;
+    let b3 = t.of(b2)?;
+    let b4 = b2.checked_add(b3)?;
     let mut commission = Decimal::ZERO;
     for p in payments.iter().filter(|p| p.method.is_none()) {
         commission = commission
             .checked_add(times(p.count, p.refund_unit_price)?)
             .ok_or(Overflow)?;
     }
-    let c1 = truncate(commission)?.0;
+    let c1 = truncate(commission)?;
     let (d1, e1) = (
         slipped(AdjustmentKind::Payment)?,
         slipped(AdjustmentKind::Refund)?,
     );
     let (f1, f2) = (a2, e1);
-    let f3 = sub(f1, f2)?;
-    let f4 = tax_included(f3, t)?.0;
-    let g1 = add(c1, d1)?;
-    let g2 = tax_included(g1, t)?.0;
-    let pay = add(sub(sub(add(a1, b1)?, b4)?, f3)?, g1)?;
+    let f3 = f1.checked_sub(f2)?;
+    let f4 = t.included_in(f3)?;
+    let g1 = c1.checked_add(d1)?;
+    let g2 = t.included_in(g1)?;
+    let pay = a1
+        .checked_add(b1)?
+        .checked_sub(b4)?
+        .checked_sub(f3)?
+        .checked_add(g1)?;
     Ok(PaymentTotals {
         a1,
         a2,
@@ -239,9 +241,9 @@ pub fn payment_totals(
 #[cfg(test)]
 pub(crate) fn guide_rates() -> Rates {
     Rates {
-        aimepay_fee: Decimal::from(5),
-        emoney_fee: Decimal::from(3),
-        consumption_tax: Decimal::from(10),
+        aimepay_fee: Percent(Decimal::from(5)),
+        emoney_fee: Percent(Decimal::from(3)),
+        consumption_tax: Percent(Decimal::from(10)),
     }
 }
 
@@ -262,7 +264,7 @@ mod tests {
         PaymentFigures {
             method,
             count,
-            amount,
+            amount: amount.map(Yen),
             refund_unit_price: refund,
         }
     }
@@ -275,7 +277,7 @@ mod tests {
             sales(None, 55_940, None, Decimal::new(4, 1)),
         ];
         let t = payment_totals(&payments, &[], rates()).unwrap();
-        let items: Vec<i64> = t.items().iter().map(|(_, v)| *v).collect();
+        let items: Vec<i64> = t.items().iter().map(|(_, v)| v.0).collect();
         assert_eq!(
             items,
             [
@@ -299,23 +301,23 @@ mod tests {
                 |(method, count, amount, refund)| PaymentFigures {
                     method,
                     count,
-                    amount: method.map(|_| amount),
+                    amount: method.map(|_| Yen(amount)),
                     refund_unit_price: Decimal::new(refund, 4),
                 },
             )
         }
 
-        fn slip() -> impl Strategy<Value = (AdjustmentKind, i64)> {
+        fn slip() -> impl Strategy<Value = (AdjustmentKind, Yen)> {
             let kind = prop_oneof![
                 Just(AdjustmentKind::Billing),
                 Just(AdjustmentKind::Payment),
                 Just(AdjustmentKind::Refund)
             ];
-            (kind, -10_000_000i64..10_000_000)
+            (kind, (-10_000_000i64..10_000_000).prop_map(Yen))
         }
 
-        fn percent() -> impl Strategy<Value = Decimal> {
-            (0i64..=10_000).prop_map(|p| Decimal::new(p, 2))
+        fn percent() -> impl Strategy<Value = Percent> {
+            (0i64..=10_000).prop_map(|p| Percent(Decimal::new(p, 2)))
         }
 
         proptest! {
@@ -327,11 +329,12 @@ mod tests {
             ) {
                 let rates = Rates { aimepay_fee, emoney_fee, consumption_tax };
                 let t = payment_totals(&payments, &slips, rates).unwrap();
-                prop_assert_eq!(t.pay, t.a1 + t.b1 - t.b4 - t.f3 + t.g1);
-                prop_assert_eq!(t.b4, t.b2 + t.b3);
-                prop_assert_eq!((t.f1, t.f2, t.f3), (t.a2, t.e1, t.a2 - t.e1));
-                prop_assert_eq!(t.g1, t.c1 + t.d1);
-                prop_assert!(t.a2.abs() <= t.a1.abs() && t.f4.abs() <= t.f3.abs());
+                let v = |y: Yen| y.0;
+                prop_assert_eq!(v(t.pay), v(t.a1) + v(t.b1) - v(t.b4) - v(t.f3) + v(t.g1));
+                prop_assert_eq!(v(t.b4), v(t.b2) + v(t.b3));
+                prop_assert_eq!((t.f1, t.f2, v(t.f3)), (t.a2, t.e1, v(t.a2) - v(t.e1)));
+                prop_assert_eq!(v(t.g1), v(t.c1) + v(t.d1));
+                prop_assert!(v(t.a2).abs() <= v(t.a1).abs() && v(t.f4).abs() <= v(t.f3).abs());
             }
 
             #[test]
@@ -339,10 +342,10 @@ mod tests {
                 amounts in prop::collection::vec(-1_000_000i64..10_000_000, 1..20),
                 rate in percent(),
             ) {
-                let once = percent_of(checked_sum(amounts.iter().copied()).unwrap(), rate).unwrap().0;
+                let once = rate.of(Yen::sum(amounts.iter().copied().map(Yen)).unwrap()).unwrap().0;
                 let unrounded: Decimal = amounts
                     .iter()
-                    .map(|a| Decimal::from(*a) * rate / Decimal::ONE_HUNDRED)
+                    .map(|a| Decimal::from(*a) * rate.0 / Decimal::ONE_HUNDRED)
                     .sum();
                 prop_assert!((Decimal::from(once) - unrounded).abs() < Decimal::ONE);
             }

@@ -5,7 +5,7 @@
 
 use super::cells::Cell;
 use super::{matches, ExportError, ExportRequest};
-use crate::domain::{payment_totals, Issuer, PaymentFigures, Rates};
+use crate::domain::{payment_totals, Issuer, PaymentFigures, Percent, Rates, Yen};
 use crate::domain::{AdjustmentKind, Month, Parse, PaymentMethod};
 use crate::lake::layout::{Area, StatementTable};
 use crate::lake::schema::col;
@@ -30,7 +30,7 @@ struct Selected {
     store_name: Option<String>,
     title_name: Option<String>,
     payments: Vec<PaymentFigures>,
-    slips: Vec<(AdjustmentKind, i64)>,
+    slips: Vec<(AdjustmentKind, Yen)>,
 }
 
 impl Selection {
@@ -93,7 +93,7 @@ async fn select(
                         .text(col::PAYMENT_METHOD, i)
                         .and_then(|m| PaymentMethod::parse(m).ok()),
                     count: details.int(col::COUNT, i).unwrap_or_default(),
-                    amount: details.int(col::AMOUNT, i),
+                    amount: details.yen(col::AMOUNT, i),
                     refund_unit_price: details
                         .decimal(col::REFUND_UNIT_PRICE, i)
                         .unwrap_or_default(),
@@ -110,7 +110,7 @@ async fn select(
             let kind = slips
                 .text(col::KIND, i)
                 .and_then(|k| AdjustmentKind::parse(k).ok());
-            let amount = slips.int(col::AMOUNT, i).unwrap_or_default();
+            let amount = slips.yen(col::AMOUNT, i).unwrap_or_default();
             if let Some(kind) = kind {
                 partner_of(&mut partners, &slips, i)
                     .slips
@@ -124,9 +124,9 @@ async fn select(
 /// The rates a close recorded with row `i` of its `payment_totals`.
 fn recorded_rates(totals: &Columns, i: usize) -> Option<Rates> {
     Some(Rates {
-        aimepay_fee: totals.decimal("aimepay_fee", i)?,
-        emoney_fee: totals.decimal("emoney_fee", i)?,
-        consumption_tax: totals.decimal("consumption_tax", i)?,
+        aimepay_fee: Percent(totals.decimal("aimepay_fee", i)?),
+        emoney_fee: Percent(totals.decimal("emoney_fee", i)?),
+        consumption_tax: Percent(totals.decimal("consumption_tax", i)?),
     })
 }
 
@@ -214,7 +214,7 @@ pub(super) async fn rows(
             );
             for line in statement.lines(&rates) {
                 let note = Cell::text(line.note);
-                rows.push(vec![Cell::text(line.label), Cell::int(line.amount), note]);
+                rows.push(vec![Cell::text(line.label), Cell::int(line.amount.0), note]);
             }
         }
     }

@@ -47,6 +47,11 @@ impl<'a> Columns<'a> {
         array.is_valid(row).then(|| array.value(row))
     }
 
+    /// An amount in yen.
+    pub fn yen(&self, name: &str, row: usize) -> Option<crate::domain::Yen> {
+        self.int(name, row).map(crate::domain::Yen)
+    }
+
     pub fn decimal(&self, name: &str, row: usize) -> Option<Decimal> {
         let array = self.column(name).as_primitive::<Decimal128Type>();
         array.is_valid(row).then(|| {

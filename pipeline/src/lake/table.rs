@@ -51,6 +51,14 @@ pub mod cells {
     pub fn decimal(value: Decimal) -> Cell {
         Cell::Decimal(Some(value))
     }
+
+    pub fn yen(value: crate::domain::Yen) -> Cell {
+        Cell::Int(Some(value.0))
+    }
+
+    pub fn optional_yen(value: Option<crate::domain::Yen>) -> Cell {
+        Cell::Int(value.map(|v| v.0))
+    }
 }
 
 pub const DECIMAL_SCALE: i8 = 4;
