@@ -14,20 +14,7 @@ use pipeline::testing::guide_statement as guide;
 
 /// The guide's statement imported and ingested into a database and lake of their own.
 fn guide_site(scratch: ScratchDatabase) -> Site {
-    let site = Site::new(scratch, |_| {
-        format!("file://{}", guide().join("incoming").display())
-    });
-    let master = guide().join("master");
-    let slips = guide().join("adjustments-2023-05.csv");
-    for args in [
-        vec!["master", "import", master.to_str().unwrap()],
-        vec!["adjustments", "import", slips.to_str().unwrap()],
-        vec!["ingest"],
-    ] {
-        let out = site.run(&args, None);
-        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-    }
-    site
+    Site::guide(scratch, Vec::new())
 }
 
 /// The statement tables of the site's lake.

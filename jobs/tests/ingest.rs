@@ -12,26 +12,7 @@ use support::{kakin, run, text, Site};
 
 /// The demo's files (20 key-chips, October 2026) in a site of their own, master data imported.
 fn demo_site(scratch: ScratchDatabase) -> Site {
-    let site = Site::new(scratch, |dir| {
-        format!("file://{}/demo/incoming", dir.display())
-    });
-    let generated = site.run(
-        &[
-            "demo",
-            "--keychips",
-            "20",
-            "--month",
-            "2026-10",
-            "--generate-only",
-            "--dir",
-            "demo",
-        ],
-        None,
-    );
-    assert!(generated.status.success(), "{}", text(&generated.stderr));
-    let imported = site.run(&["master", "import", "demo/master"], None);
-    assert!(imported.status.success(), "{}", text(&imported.stderr));
-    site
+    Site::demo(scratch, "20", Vec::new(), &[])
 }
 
 fn ingest(site: &Site) -> Output {

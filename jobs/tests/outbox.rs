@@ -5,55 +5,22 @@
 mod support;
 
 use pipeline::each_engine;
-use pipeline::testing::{guide_statement as guide, sha256, ScratchDatabase, SmtpServer};
+use pipeline::testing::{sha256, SmtpServer};
 use std::collections::BTreeMap;
 use support::{text, Site};
 
-/// A site whose emails go to `server`, with `prepare` run on it (imports and ingest).
-fn site_sending_to(
-    scratch: ScratchDatabase,
-    server: &SmtpServer,
-    incoming: &str,
-    prepare: &[Vec<String>],
-) -> Site {
-    let incoming = incoming.to_owned();
-    let mut site = Site::new(scratch, |dir| {
-        incoming.replace("{dir}", &dir.display().to_string())
-    });
-    site.env.push(("KAKIN_SMTP_URL", server.url()));
-    site.env
-        .push(("KAKIN_MAIL_FROM", "billing@kakin.example".into()));
-    for args in prepare {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = site.run(&args, None);
-        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-    }
-    site
-}
-
-fn words(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
-}
-
-fn guide_site(scratch: ScratchDatabase, server: &SmtpServer) -> Site {
-    let master = guide().join("master").display().to_string();
-    let slips = guide()
-        .join("adjustments-2023-05.csv")
-        .display()
-        .to_string();
-    let incoming = format!("file://{}", guide().join("incoming").display());
-    let prepare = [
-        words(&["master", "import", &master]),
-        words(&["adjustments", "import", &slips]),
-        words(&["ingest"]),
-    ];
-    site_sending_to(scratch, server, &incoming, &prepare)
+/// The settings that send a site's emails to `server`.
+fn sending_to(server: &SmtpServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("KAKIN_SMTP_URL", server.url()),
+        ("KAKIN_MAIL_FROM", "billing@kakin.example".into()),
+    ]
 }
 
 each_engine! {
     async fn the_close_tells_each_partner_that_asked_once_with_its_pdfs(scratch) {
         let server = SmtpServer::start();
-        let site = guide_site(scratch, &server);
+        let site = Site::guide(scratch, sending_to(&server));
         let out = site.run(&["close", "2023-05"], None);
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains("emails: 1 sent, 0 to retry, 0 failed"), "{}", text(&out.stdout));
@@ -111,12 +78,7 @@ each_engine! {
 each_engine! {
     async fn a_sender_killed_between_emails_loses_none_and_repeats_only_the_one_in_flight(scratch) {
         let server = SmtpServer::start();
-        let prepare = [
-            words(&["demo", "--keychips", "60", "--month", "2026-10", "--generate-only", "--dir", "demo"]),
-            words(&["master", "import", "demo/master"]),
-            words(&["ingest"]),
-        ];
-        let site = site_sending_to(scratch, &server, "file://{dir}/demo/incoming", &prepare);
+        let site = Site::demo(scratch, "60", sending_to(&server), &[&["ingest"]]);
         let asked = site.run(&["query", "SELECT email FROM partners WHERE notify AND email IS NOT NULL ORDER BY email", "--format", "csv"], None);
         let asked: Vec<String> = text(&asked.stdout).lines().skip(1).map(str::to_owned).collect();
         assert!(asked.len() >= 5, "{asked:?}");

@@ -54,6 +54,63 @@ impl Site {
         }
     }
 
+    /// A site with `env` added to its settings, after `steps` (each a command line) succeeded.
+    pub fn prepared(
+        scratch: ScratchDatabase,
+        incoming: impl FnOnce(&Path) -> String,
+        env: Vec<(&'static str, String)>,
+        steps: &[&[&str]],
+    ) -> Site {
+        let mut site = Site::new(scratch, incoming);
+        site.env.extend(env);
+        for args in steps {
+            let out = site.run(args, None);
+            assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        }
+        site
+    }
+
+    /// The guide's statement (`data/guide-statement`) imported and ingested, not yet closed.
+    pub fn guide(scratch: ScratchDatabase, env: Vec<(&'static str, String)>) -> Site {
+        let guide = pipeline::testing::guide_statement();
+        let master = guide.join("master").display().to_string();
+        let slips = guide.join("adjustments-2023-05.csv").display().to_string();
+        let incoming = format!("file://{}", guide.join("incoming").display());
+        let steps: [&[&str]; 3] = [
+            &["master", "import", &master],
+            &["adjustments", "import", &slips],
+            &["ingest"],
+        ];
+        Site::prepared(scratch, |_| incoming, env, &steps)
+    }
+
+    /// The demo's files (`keychips` key-chips, October 2026) generated into `demo/` of the
+    /// site, its master data imported, then `steps`.
+    pub fn demo(
+        scratch: ScratchDatabase,
+        keychips: &str,
+        env: Vec<(&'static str, String)>,
+        steps: &[&[&str]],
+    ) -> Site {
+        let generate: &[&str] = &[
+            "demo",
+            "--keychips",
+            keychips,
+            "--month",
+            "2026-10",
+            "--generate-only",
+            "--dir",
+            "demo",
+        ];
+        let import: &[&str] = &["master", "import", "demo/master"];
+        let all: Vec<&[&str]> = [generate, import]
+            .into_iter()
+            .chain(steps.iter().copied())
+            .collect();
+        let incoming = |dir: &Path| format!("file://{}/demo/incoming", dir.display());
+        Site::prepared(scratch, incoming, env, &all)
+    }
+
     pub fn kakin(&self, args: &[&str]) -> Command {
         kakin(self.dir.path(), &self.env, args)
     }
