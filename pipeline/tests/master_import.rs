@@ -3,10 +3,10 @@
 
 use pipeline::db::Database;
 use pipeline::domain::{Month, Parse, PartnerCode};
+use pipeline::each_engine;
 use pipeline::lake::Location;
 use pipeline::master::{import_adjustments, ImportError, ImportReport};
 use pipeline::testing::ScratchDatabase;
-use std::future::Future;
 use std::path::Path;
 
 /// `kakin master import` with a throw-away lake.
@@ -18,20 +18,12 @@ async fn import_master(db: &Database, dir: &Path) -> Result<ImportReport, Import
 
 use pipeline::testing::guide_statement as guide;
 
-/// Run `test` once on a fresh SQLite database and once on a fresh PostgreSQL database.
-async fn on_each_engine<F, Fut>(test: F)
-where
-    F: Fn(Database) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    for scratch in ScratchDatabase::each().await {
-        eprintln!("on {}", scratch.url);
-        let db = Database::connect(&scratch.url)
-            .await
-            .expect("connect and migrate");
-        test(db.clone()).await;
-        db.close().await;
-    }
+/// The scratch database, connected and migrated.
+async fn connect(scratch: &ScratchDatabase) -> Database {
+    eprintln!("on {}", scratch.url);
+    Database::connect(&scratch.url)
+        .await
+        .expect("connect and migrate")
 }
 
 /// A copy of the guide's master data with `changes` (file, text) written over it.
@@ -58,9 +50,9 @@ const PARTNERS: &str = "partner_code,name,registration_number,email,notify,regis
     229999000,株式会社セガアミューズメント,T9234567890123,billing@sega-amusement.example,true,\n\
     229999001,株式会社テストアミューズ,,,false,\n";
 
-#[tokio::test]
-async fn the_guides_master_data_imports_and_a_second_import_changes_nothing() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn the_guides_master_data_imports_and_a_second_import_changes_nothing(scratch) {
+        let db = connect(&scratch).await;
         let first = import_master(&db, &guide().join("master")).await.unwrap();
         assert_eq!(first.changed(), 2 + 2 + 2 + 9 + 2 + 9 + 3, "{first}");
         let imported = db.master_data().await.unwrap();
@@ -74,13 +66,12 @@ async fn the_guides_master_data_imports_and_a_second_import_changes_nothing() {
             "T9234567890123"
         );
         assert!(sega.notify);
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn the_guides_placeholder_registration_number_is_refused_at_its_line() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn the_guides_placeholder_registration_number_is_refused_at_its_line(scratch) {
+        let db = connect(&scratch).await;
         let partners = PARTNERS.replace("T9234567890123", "T1234567890123");
         let dir = master_with(&[("partners.csv", &partners)]);
         let said = problems(import_master(&db, dir.path()).await);
@@ -94,13 +85,12 @@ async fn the_guides_placeholder_registration_number_is_refused_at_its_line() {
             db.master_data().await.unwrap().partners.is_empty(),
             "nothing applied"
         );
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn a_cp932_file_imports_with_its_japanese_names_intact() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn a_cp932_file_imports_with_its_japanese_names_intact(scratch) {
+        let db = connect(&scratch).await;
         let (cp932, _, unmappable) = encoding_rs::SHIFT_JIS.encode(PARTNERS);
         assert!(!unmappable);
         assert!(
@@ -118,13 +108,12 @@ async fn a_cp932_file_imports_with_its_japanese_names_intact() {
         );
         let store = master.stores.values().next().unwrap();
         assert_eq!(store.name.as_str(), "ゲームセンター〇〇〇〇");
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn one_bad_row_anywhere_applies_nothing_and_the_fixed_import_applies_everything() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn one_bad_row_anywhere_applies_nothing_and_the_fixed_import_applies_everything(scratch) {
+        let db = connect(&scratch).await;
         let products = std::fs::read_to_string(guide().join("master/products.csv")).unwrap();
         let broken = products.replacen(",OPERATOR,1000,", ",OPERATOR,1000.5,", 1);
         let dir = master_with(&[("products.csv", &broken)]);
@@ -146,13 +135,12 @@ async fn one_bad_row_anywhere_applies_nothing_and_the_fixed_import_applies_every
         assert_eq!(db.master_data().await.unwrap().products.len(), 9);
         let again = import_master(&db, dir.path()).await.unwrap();
         assert_eq!(again.changed(), 0, "{again}");
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn every_problem_of_every_file_is_listed() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn every_problem_of_every_file_is_listed(scratch) {
+        let db = connect(&scratch).await;
         let dir = master_with(&[
             ("titles.csv", "title_code,name,genre\nSH4,StarHorse4,horse\n"),
             ("rates.csv", "rate,value,valid_from\nAIMEPAY_FEE,5,2020-01-01\nVAT,10,2019-10-01\nEMONEY_FEE,3\n"),
@@ -161,13 +149,12 @@ async fn every_problem_of_every_file_is_listed() {
         assert!(said.contains(&"rates.csv:3: rate: \"VAT\" is not one of AIMEPAY_FEE, EMONEY_FEE, CONSUMPTION_TAX".to_owned()), "{said:?}");
         assert!(said.contains(&"rates.csv:4: -: has 2 fields, the header has 3".to_owned()), "{said:?}");
         assert!(said.contains(&"titles.csv:1: genre: unknown column".to_owned()), "{said:?}");
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn overlapping_keychip_intervals_are_refused() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn overlapping_keychip_intervals_are_refused(scratch) {
+        let db = connect(&scratch).await;
         let keychips = "keychip_id,store_code,title_code,valid_from,valid_to\n\
             A72E01A0001,S2299990001,SH4,2020-01-01,2023-05-15\n\
             A72E01A0001,S2299990011,SH4,2023-05-15,\n";
@@ -190,13 +177,12 @@ async fn overlapping_keychip_intervals_are_refused() {
         let said = problems(import_master(&db, dir.path()).await);
         assert_eq!(said.len(), 1, "{said:?}");
         assert!(said[0].ends_with("of the master data"), "{said:?}");
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn a_store_needs_its_partner_and_keeps_it() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn a_store_needs_its_partner_and_keeps_it(scratch) {
+        let db = connect(&scratch).await;
         let stores = "store_code,partner_code,name\nS2299990001,229999000,ゲームセンター〇〇〇〇\nS2299990099,229999999,どこか\n";
         let dir = master_with(&[("stores.csv", stores)]);
         let said = problems(import_master(&db, dir.path()).await);
@@ -208,13 +194,12 @@ async fn a_store_needs_its_partner_and_keeps_it() {
         let said = problems(import_master(&db, dir.path()).await);
         assert_eq!(said.len(), 1, "{said:?}");
         assert!(said[0].contains("a store's partner never changes"), "{said:?}");
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn keychips_and_charges_need_their_store_and_title() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn keychips_and_charges_need_their_store_and_title(scratch) {
+        let db = connect(&scratch).await;
         let dir = master_with(&[
             ("keychips.csv", "keychip_id,store_code,title_code,valid_from,valid_to\nA72E01A0001,S0,SH4,2020-01-01,\nA72E01A0002,S2299990001,SH5,2020-01-01,2019-12-31\n"),
             ("charges.csv", "charge_code,title_code,kind,item_name,charge_name,unit_price,tax_rate,valid_from,valid_to\nX,NOPE,BILLING,x,y,1,10,2020-01-01,\n"),
@@ -223,13 +208,12 @@ async fn keychips_and_charges_need_their_store_and_title() {
         assert!(said.contains(&"keychips.csv:2: store_code: store S0 does not exist".to_owned()), "{said:?}");
         assert!(said.iter().any(|p| p.starts_with("keychips.csv:3: valid_to: ")), "{said:?}");
         assert!(said.contains(&"charges.csv:2: title_code: title NOPE does not exist".to_owned()), "{said:?}");
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn a_partner_to_notify_needs_an_email() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn a_partner_to_notify_needs_an_email(scratch) {
+        let db = connect(&scratch).await;
         let partners = PARTNERS.replace(",,false,", ",,true,");
         let dir = master_with(&[("partners.csv", &partners)]);
         let said = problems(import_master(&db, dir.path()).await);
@@ -237,8 +221,7 @@ async fn a_partner_to_notify_needs_an_email() {
             said,
             ["partners.csv:3: email: an email address is needed when notify is true"]
         );
-    })
-    .await;
+    }
 }
 
 const SLIPS: &str = "slip_no,partner_code,store_code,keychip_id,item_no,item_name,adjusted_month,transfer_date,quantity,unit_price,amount,kind,description\n";
@@ -249,9 +232,9 @@ fn slips_file(rows: &str) -> tempfile::NamedTempFile {
     file
 }
 
-#[tokio::test]
-async fn adjustment_slips_import_once_and_are_checked() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn adjustment_slips_import_once_and_are_checked(scratch) {
+        let db = connect(&scratch).await;
         import_master(&db, &guide().join("master")).await.unwrap();
         let slips = guide().join("adjustments-2023-05.csv");
         assert_eq!(import_adjustments(&db, &slips).await.unwrap().changed(), 1);
@@ -306,13 +289,12 @@ async fn adjustment_slips_import_once_and_are_checked() {
             said[0].contains("store S2299990011 belongs to partner 229999001, not 229999000"),
             "{said:?}"
         );
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn slips_of_a_closed_month_are_refused_and_open_ones_replaced() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn slips_of_a_closed_month_are_refused_and_open_ones_replaced(scratch) {
+        let db = connect(&scratch).await;
         import_master(&db, &guide().join("master")).await.unwrap();
         import_adjustments(&db, &guide().join("adjustments-2023-05.csv")).await.unwrap();
         let changed = slips_file("I620000,229999000,S2299990001,,IT0001,WCCF,2023-05,2023-06-07,2,25000,50000,BILLING,\n");
@@ -331,13 +313,12 @@ async fn slips_of_a_closed_month_are_refused_and_open_ones_replaced() {
         assert!(said[0].ends_with("adjusted_month: 2023-04 is closed (the last closed month is 2023-05)"), "{said:?}");
         let open = slips_file("I620001,229999000,S2299990001,,IT0001,x,2023-06,2023-07-07,1,1,1,PAYMENT,\n");
         assert_eq!(import_adjustments(&db, open.path()).await.unwrap().changed(), 1);
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn the_ledger_records_runs_newest_first() {
-    on_each_engine(|db| async move {
+each_engine! {
+    async fn the_ledger_records_runs_newest_first(scratch) {
+        let db = connect(&scratch).await;
         let first = db.start_run("master import", "data/master").await.unwrap();
         db.finish_run(first, "succeeded", "partners: 2 inserted", None)
             .await
@@ -358,6 +339,5 @@ async fn the_ledger_records_runs_newest_first() {
         assert_eq!(runs[1].counts.as_deref(), Some("partners: 2 inserted"));
         assert!(runs[1].finished_at.is_some());
         assert_eq!(db.runs(1).await.unwrap().len(), 1);
-    })
-    .await;
+    }
 }
