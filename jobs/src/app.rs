@@ -12,6 +12,7 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// How a command ended when it did not succeed.
 pub enum Failure {
@@ -41,7 +42,7 @@ impl Failure {
         }
     }
 
-    fn ledger_outcome(&self) -> (&'static str, String) {
+    pub fn ledger_outcome(&self) -> (&'static str, String) {
         match self {
             Failure::Problems { count, .. } => ("invalid", format!("{count} problem(s)")),
             Failure::Invalid(message) => ("invalid", message.clone()),
@@ -89,12 +90,17 @@ impl From<IngestError> for Failure {
 }
 
 /// What a command works in: the settings, the database and the lake, opened once.
+#[derive(Clone)]
 pub struct Context {
     pub settings: Settings,
     pub db: Database,
     pub lake: Location,
     /// How long a writer waits for another (`--wait`).
     pub wait: Duration,
+    /// What started the command, as the ledger records it: `hand` or `schedule`.
+    pub trigger: &'static str,
+    /// The writer lease, when the caller (the scheduler) holds it for the job already.
+    pub held: Option<Arc<Lease>>,
 }
 
 impl Context {
@@ -111,7 +117,18 @@ impl Context {
             db,
             lake,
             wait,
+            trigger: "hand",
+            held: None,
         })
+    }
+
+    /// This context for a job the scheduler started while holding `lease`.
+    pub fn scheduled(&self, lease: Arc<Lease>) -> Context {
+        Context {
+            trigger: "schedule",
+            held: Some(lease),
+            ..self.clone()
+        }
     }
 
     /// What the close settles on, from the settings.
@@ -150,21 +167,34 @@ pub async fn ledgered<T: Recorded, E: Into<Failure>>(
 ) -> Result<T, Failure> {
     let db = &context.db;
     let run = db
-        .start_run(command, arguments)
+        .start_run(command, arguments, context.trigger)
         .await
         .map_err(anyhow::Error::from)?;
-    let outcome = match hold_lease(context, run, command, arguments).await {
-        Ok(lease) => {
-            let renewing = tokio::spawn(renew(lease.clone()));
-            let outcome = match recover(context).await {
-                Ok(()) => job.await.map_err(Into::into),
-                Err(failure) => Err(failure),
-            };
-            renewing.abort();
-            lease.release().await.map_err(anyhow::Error::from)?;
-            outcome
+    let span = tracing::info_span!("run", run = run.0, command, trigger = context.trigger);
+    let work = async {
+        tracing::info!(arguments, "run started");
+        let outcome = match recover(context).await {
+            Ok(()) => job.await.map_err(Into::into),
+            Err(failure) => Err(failure),
+        };
+        match &outcome {
+            Ok(_) => tracing::info!("run finished"),
+            Err(failure) => tracing::warn!(error = failure.ledger_outcome().1, "run failed"),
         }
-        Err(failure) => Err(failure),
+        outcome
+    };
+    let outcome = match &context.held {
+        Some(_) => work.instrument(span).await,
+        None => match hold_lease(context, run, command, arguments).await {
+            Ok(lease) => {
+                let renewing = tokio::spawn(renew(lease.clone()));
+                let outcome = work.instrument(span).await;
+                renewing.abort();
+                lease.release().await.map_err(anyhow::Error::from)?;
+                outcome
+            }
+            Err(failure) => Err(failure),
+        },
     };
     let (status, counts, error) = match &outcome {
         Ok(report) => match report.failure() {
@@ -194,11 +224,16 @@ async fn hold_lease(
         run.0,
         if arguments.is_empty() { "" } else { " " },
     );
+    take_lease(context, &holder).await
+}
+
+/// Take the writer lease as `holder`, waiting up to the context's `--wait`.
+pub async fn take_lease(context: &Context, holder: &str) -> Result<Arc<Lease>, Failure> {
     let wait = context.wait;
     let expiry = Duration::from_secs(context.settings.lease_seconds);
     match context
         .db
-        .take_lease(&holder, &host_name(), expiry, wait)
+        .take_lease(holder, &host_name(), expiry, wait)
         .await
         .map_err(anyhow::Error::from)?
     {
@@ -211,7 +246,7 @@ async fn hold_lease(
 }
 
 /// Keep the lease while the job runs; stop the process if it is lost.
-async fn renew(lease: Arc<Lease>) {
+pub async fn renew(lease: Arc<Lease>) {
     let every = lease.expiry() / 3;
     loop {
         tokio::time::sleep(every).await;

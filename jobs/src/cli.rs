@@ -90,6 +90,9 @@ enum Command {
         #[command(subcommand)]
         command: Option<OutboxCommand>,
     },
+    /// Run the nightly ingest and the month-end close on their schedules (Asia/Tokyo), catching
+    /// up what was missed, until SIGTERM or SIGINT.
+    Serve(crate::serve::ServeArgs),
     /// Check every document in the lake against the SHA-256 recorded when it was issued.
     Verify,
     /// The job ledger: each run, its arguments, start, end, outcome and counts.
@@ -190,6 +193,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         } => crate::read::query(context, &sql, format, output.as_deref()).await,
         Command::Runs { limit } => crate::runs::print_runs(context, limit).await,
         Command::Verify => crate::close::verify(context).await,
+        Command::Serve(args) => crate::serve::serve(context, args).await,
         Command::Outbox { command } => match command {
             None => crate::outbox::list(context).await,
             Some(OutboxCommand::Send) => crate::outbox::send(context).await,

@@ -1,5 +1,5 @@
 //! `kakin`: the commands of `cli.md`. [`cli`] parses the command line and dispatches to one job
-//! family (`master`, `ingest`, `close`, `outbox`, `read`, `runs`, `demo`); each works in the [`app`]'s
+//! family (`master`, `ingest`, `close`, `outbox`, `read`, `runs`, `serve`, `demo`); each works in the [`app`]'s
 //! context and, when it writes, through its job ledger and writer lease.
 //!
 //! Exit status: 0 success; 1 the job failed; 2 bad usage, bad configuration, or an import with
@@ -14,9 +14,27 @@ mod master;
 mod outbox;
 mod read;
 mod runs;
+mod serve;
 
 use clap::Parser;
 use std::process::ExitCode;
+
+/// Logs on standard error: human on a terminal, JSON lines otherwise (a daemon's log is read by
+/// machines), every line of a run carrying its run id (`ledgered`'s span). `KAKIN_LOG` filters;
+/// by default the libraries' chatter (sqlx's notices, its statements) stays out.
+fn logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KAKIN_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        logs.init();
+    } else {
+        logs.json().init();
+    }
+}
 
 fn main() -> ExitCode {
     // Like other command-line tools, end quietly when the reader of our output goes away
@@ -26,13 +44,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KAKIN_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging();
     if std::env::var_os("POLARS_FMT_MAX_ROWS").is_none() {
         // `kakin query` prints up to 100 rows on a terminal (before any thread starts).
         std::env::set_var("POLARS_FMT_MAX_ROWS", "100");

@@ -12,7 +12,7 @@ use support::{kakin, run, text, Site};
 
 /// The demo's files (20 key-chips, October 2026) in a site of their own, master data imported.
 fn demo_site(scratch: ScratchDatabase) -> Site {
-    Site::demo(scratch, "20", Vec::new(), &[])
+    Site::demo(scratch, "20", "2026-10", Vec::new(), &[])
 }
 
 fn ingest(site: &Site) -> Output {

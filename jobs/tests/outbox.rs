@@ -78,7 +78,7 @@ each_engine! {
 each_engine! {
     async fn a_sender_killed_between_emails_loses_none_and_repeats_only_the_one_in_flight(scratch) {
         let server = SmtpServer::start();
-        let site = Site::demo(scratch, "60", sending_to(&server), &[&["ingest"]]);
+        let site = Site::demo(scratch, "60", "2026-10", sending_to(&server), &[&["ingest"]]);
         let asked = site.run(&["query", "SELECT email FROM partners WHERE notify AND email IS NOT NULL ORDER BY email", "--format", "csv"], None);
         let asked: Vec<String> = text(&asked.stdout).lines().skip(1).map(str::to_owned).collect();
         assert!(asked.len() >= 5, "{asked:?}");

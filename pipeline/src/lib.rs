@@ -6,7 +6,8 @@
 //! [`ingest`] takes the collectors' logs into the [`lake`]; [`close`] turns a month of them into
 //! statements, which [`documents`] renders as PDFs and [`notify`] announces by email; [`export`]
 //! and [`query`] are how finance and analysts read them.
-//! [`config`] is the configuration every command reads. The `kakin` binary (crate `jobs`)
+//! [`config`] is the configuration every command reads; [`schedule`] says when the unattended
+//! jobs are due. The `kakin` binary (crate `jobs`)
 //! turns commands into calls of these stages; the library never knows the binary.
 
 pub mod close;
@@ -20,6 +21,7 @@ pub mod lake;
 pub mod master;
 pub mod notify;
 pub mod query;
+pub mod schedule;
 pub mod sheet;
 #[cfg(feature = "testing")]
 pub mod testing;

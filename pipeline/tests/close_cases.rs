@@ -977,7 +977,7 @@ each_engine! {
         );
         network.ingest("2026-09-30").await;
         // The night's ingest failed (one unreadable object stopped it).
-        let run = network.db.start_run("ingest", "").await.unwrap();
+        let run = network.db.start_run("ingest", "", "hand").await.unwrap();
         network
             .db
             .finish_run(

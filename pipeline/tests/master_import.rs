@@ -319,12 +319,12 @@ each_engine! {
 each_engine! {
     async fn the_ledger_records_runs_newest_first(scratch) {
         let db = connect(&scratch).await;
-        let first = db.start_run("master import", "data/master").await.unwrap();
+        let first = db.start_run("master import", "data/master", "hand").await.unwrap();
         db.finish_run(first, "succeeded", "partners: 2 inserted", None)
             .await
             .unwrap();
         let second = db
-            .start_run("adjustments import", "slips.csv")
+            .start_run("adjustments import", "slips.csv", "hand")
             .await
             .unwrap();
         db.finish_run(second, "invalid", "", Some("1 problem(s)"))

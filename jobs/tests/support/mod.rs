@@ -84,11 +84,12 @@ impl Site {
         Site::prepared(scratch, |_| incoming, env, &steps)
     }
 
-    /// The demo's files (`keychips` key-chips, October 2026) generated into `demo/` of the
+    /// The demo's files (`keychips` key-chips, a `month` of logs) generated into `demo/` of the
     /// site, its master data imported, then `steps`.
     pub fn demo(
         scratch: ScratchDatabase,
         keychips: &str,
+        month: &str,
         env: Vec<(&'static str, String)>,
         steps: &[&[&str]],
     ) -> Site {
@@ -97,7 +98,7 @@ impl Site {
             "--keychips",
             keychips,
             "--month",
-            "2026-10",
+            month,
             "--generate-only",
             "--dir",
             "demo",

@@ -21,6 +21,8 @@ pub struct Run {
     pub outcome: Option<String>,
     pub counts: Option<String>,
     pub error: Option<String>,
+    /// `hand` or `schedule`.
+    pub triggered_by: String,
 }
 
 fn now() -> String {
@@ -28,19 +30,25 @@ fn now() -> String {
 }
 
 impl Database {
-    /// Record that `command` started with `arguments`.
-    pub async fn start_run(&self, command: &str, arguments: &str) -> DbResult<RunId> {
+    /// Record that `command` started with `arguments`, `triggered_by` hand or schedule.
+    pub async fn start_run(
+        &self,
+        command: &str,
+        arguments: &str,
+        triggered_by: &str,
+    ) -> DbResult<RunId> {
         // The next number; two runs starting at once may both take it, and the second retries.
         let mut attempts = 0;
         loop {
             let inserted = sqlx::query(
-                "INSERT INTO runs (run_id, command, arguments, started_at) \
-                 VALUES ((SELECT COALESCE(MAX(run_id), 0) + 1 FROM runs), $1, $2, $3) \
+                "INSERT INTO runs (run_id, command, arguments, started_at, triggered_by) \
+                 VALUES ((SELECT COALESCE(MAX(run_id), 0) + 1 FROM runs), $1, $2, $3, $4) \
                  RETURNING run_id",
             )
             .bind(command)
             .bind(arguments)
             .bind(now())
+            .bind(triggered_by)
             .fetch_one(self.pool())
             .await;
             match inserted {
@@ -96,10 +104,22 @@ impl Database {
         .await?;
         row.as_ref().map(run).transpose()
     }
+
+    /// The latest run of `command` that succeeded.
+    pub async fn last_success_of(&self, command: &str) -> DbResult<Option<Run>> {
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE command = $1 AND outcome = 'succeeded' \
+             ORDER BY run_id DESC LIMIT 1"
+        ))
+        .bind(command)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(run).transpose()
+    }
 }
 
 const RUN_COLUMNS: &str =
-    "run_id, command, arguments, started_at, finished_at, outcome, counts, error";
+    "run_id, command, arguments, started_at, finished_at, outcome, counts, error, triggered_by";
 
 fn run(row: &sqlx::any::AnyRow) -> DbResult<Run> {
     let cells = Cells::new(row, "runs");
@@ -112,5 +132,56 @@ fn run(row: &sqlx::any::AnyRow) -> DbResult<Run> {
         outcome: cells.optional_text("outcome")?,
         counts: cells.optional_text("counts")?,
         error: cells.optional_text("error")?,
+        triggered_by: cells.text("triggered_by")?,
     })
+}
+
+/// What `/metrics` reports besides the runs: rows ingested, invoices, emails.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statistics {
+    pub rows_accepted: i64,
+    pub rows_duplicate: i64,
+    pub rows_quarantined: i64,
+    /// Invoices by status (`ISSUED`, `VOID`).
+    pub invoices: Vec<(String, i64)>,
+    /// Emails by status (`queued`, `sending`, `sent`, `failed`).
+    pub emails: Vec<(String, i64)>,
+}
+
+impl Database {
+    /// Whether the database answers.
+    pub async fn answers(&self) -> bool {
+        sqlx::query("SELECT 1").execute(self.pool()).await.is_ok()
+    }
+
+    pub async fn statistics(&self) -> DbResult<Statistics> {
+        let rows = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(accepted), 0) AS BIGINT) AS accepted, \
+             CAST(COALESCE(SUM(duplicates), 0) AS BIGINT) AS duplicates, \
+             CAST(COALESCE(SUM(quarantined), 0) AS BIGINT) AS quarantined FROM ingested_files",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let cells = Cells::new(&rows, "ingested_files");
+        let by_status = |table: &'static str| async move {
+            let rows = sqlx::query(&format!(
+                "SELECT status, COUNT(*) AS n FROM {table} GROUP BY status ORDER BY status"
+            ))
+            .fetch_all(self.pool())
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let c = Cells::new(row, table);
+                    Ok((c.text("status")?, c.int("n")?))
+                })
+                .collect::<DbResult<Vec<_>>>()
+        };
+        Ok(Statistics {
+            rows_accepted: cells.int("accepted")?,
+            rows_duplicate: cells.int("duplicates")?,
+            rows_quarantined: cells.int("quarantined")?,
+            invoices: by_status("invoices").await?,
+            emails: by_status("outbox").await?,
+        })
+    }
 }

@@ -17,7 +17,7 @@ pub use close::{InvoiceRecord, Issued, PendingRewrite, RewriteKind};
 pub use documents::DocumentRecord;
 pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use lease::{Holder, Lease};
-pub use ledger::{Run, RunId};
+pub use ledger::{Run, RunId, Statistics};
 pub use outbox::{now_ms, NewEmail, OutboxEmail};
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};

@@ -1,0 +1,165 @@
+//! `kakin serve` as operations run it: real daemons on schedules that fire every second or
+//! two, against SQLite and PostgreSQL, watched over HTTP and stopped with SIGTERM.
+
+mod support;
+
+use chrono::Datelike;
+use pipeline::each_engine;
+use std::io::{Read, Write};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use support::{text, Site};
+
+/// Last month in Asia/Tokyo: the month a daemon started now closes.
+fn last_month() -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive();
+    let first = today.with_day(1).unwrap().pred_opt().unwrap();
+    format!("{}-{:02}", first.year(), first.month())
+}
+
+/// A site with last month's demo logs delivered (nothing ingested), on fast schedules.
+fn site(scratch: pipeline::testing::ScratchDatabase) -> Site {
+    let fast = vec![
+        ("KAKIN_SCHEDULE_INGEST", "*/2 * * * * *".to_owned()),
+        ("KAKIN_SCHEDULE_CLOSE", "* * * * * *".to_owned()),
+    ];
+    Site::demo(scratch, "20", &last_month(), fast, &[])
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn start(site: &Site, port: Option<u16>) -> Child {
+    let mut args = vec!["serve".to_owned(), "--grace".into(), "30".into()];
+    if let Some(port) = port {
+        args.extend(["--listen".into(), format!("127.0.0.1:{port}")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    site.kakin(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kakin serve starts")
+}
+
+fn runs(site: &Site) -> String {
+    text(&site.run(&["runs", "--limit", "500"], None).stdout)
+}
+
+/// Wait until `done` holds of `kakin runs`, at most two minutes.
+fn wait_for(site: &Site, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let listed = runs(site);
+        if done(&listed) {
+            return listed;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no {what}: {listed}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn get(port: u16, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// SIGTERM, then the daemon's exit status and output.
+fn stop(child: Child) -> (bool, String) {
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), text(&out.stdout) + &text(&out.stderr))
+}
+
+/// The lines of `kakin runs` for runs of `command` started by the schedule.
+fn scheduled<'a>(listed: &'a str, command: &str) -> Vec<&'a str> {
+    listed
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(command) && l.contains(" schedule "))
+        .collect()
+}
+
+each_engine! {
+    async fn the_daemon_ingests_then_closes_last_month_is_watched_and_stops_on_sigterm(scratch) {
+        let site = site(scratch);
+        let port = free_port();
+        let daemon = start(&site, Some(port));
+        let listed = wait_for(&site, "scheduled close", |l| {
+            scheduled(l, "close").iter().any(|r| r.contains("succeeded"))
+        });
+        // The ingest came first, took deliveries up to yesterday, and refreshed; then the close.
+        let ingests = scheduled(&listed, "ingest");
+        assert!(ingests.iter().any(|r| r.contains("succeeded") && r.contains("--date ")), "{listed}");
+        assert!(!scheduled(&listed, "refresh").is_empty(), "{listed}");
+        let month = last_month();
+        assert!(scheduled(&listed, "close")[0].ends_with(&month), "{listed}");
+        let first_close = listed.lines().position(|l| l.contains(" close ")).unwrap();
+        let first_ingest = listed.lines().position(|l| l.contains(" ingest ")).unwrap();
+        assert!(first_close < first_ingest, "newest first: the close after the ingest\n{listed}");
+        let summary = runs(&site);
+        assert!(summary.lines().next().unwrap().contains("next (Asia/Tokyo)"), "{summary}");
+
+        let health = get(port, "/healthz");
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+        let metrics = get(port, "/metrics");
+        assert!(metrics.contains("kakin_job_last_outcome{job=\"close\",outcome=\"succeeded\"} 1"), "{metrics}");
+        assert!(metrics.contains("kakin_invoices{status=\"ISSUED\"}"), "{metrics}");
+        assert!(metrics.contains("kakin_rows_total{outcome=\"accepted\"}"), "{metrics}");
+        assert!(get(port, "/nothing").starts_with("HTTP/1.1 404"));
+
+        let (succeeded, said) = stop(daemon);
+        assert!(succeeded, "{said}");
+        assert!(said.contains("kakin serve: stopped"), "{said}");
+        assert!(!said.contains("_sqlx_migrations"), "no library chatter: {said}");
+        assert!(said.lines().any(|l| l.starts_with('{') && l.contains("\"run\"")), "JSON lines with the run id: {said}");
+    }
+}
+
+each_engine! {
+    async fn two_daemons_on_one_database_never_run_the_same_job_twice(scratch) {
+        let site = site(scratch);
+        let daemons = [start(&site, None), start(&site, None)];
+        wait_for(&site, "scheduled close", |l| {
+            scheduled(l, "close").iter().any(|r| r.contains("succeeded"))
+        });
+        // Some more firings of the ingest's schedule, both daemons awake.
+        std::thread::sleep(Duration::from_secs(5));
+        for daemon in daemons {
+            let (succeeded, said) = stop(daemon);
+            assert!(succeeded, "{said}");
+        }
+        let listed = runs(&site);
+        let closes = scheduled(&listed, "close");
+        assert_eq!(closes.len(), 1, "one close, by one daemon: {listed}");
+        assert!(!listed.contains("already closed"), "{listed}");
+        // At most one ingest per firing (every 2 s): no two scheduled ingests start in one window.
+        let mut windows: Vec<String> = scheduled(&listed, "ingest")
+            .iter()
+            .map(|r| {
+                let started = r.split_whitespace().nth(2).unwrap();
+                let at = chrono::DateTime::parse_from_rfc3339(started).unwrap().timestamp();
+                (at / 2).to_string()
+            })
+            .collect();
+        let count = windows.len();
+        windows.sort();
+        windows.dedup();
+        assert_eq!(windows.len(), count, "{listed}");
+        assert!(count >= 2, "{listed}");
+    }
+}

@@ -1,0 +1,245 @@
+//! When the unattended jobs are due (`cli.md`: `schedule.ingest`, `schedule.close`, cron
+//! expressions with seconds, Asia/Tokyo). Pure rules over the clock and the job ledger, so
+//! that `kakin serve` on any number of machines decides alike, and a decision is checked again
+//! under the writer lease before a job runs.
+//!
+//! Catch-up, as systemd's `Persistent=true`: a job whose schedule fired while nobody ran it
+//! runs once, not once per missed tick. The nightly ingest is due when its schedule fired after
+//! the last ingest run started (or, when it never ran, after the daemon started). The close of
+//! month M (the month after the last one closed, or last month when none is) is due once M is
+//! over, the close schedule has fired since, and an ingest run that started after M ended has
+//! succeeded: the month's last night of ingest comes before its close. A close that fails stays
+//! due and is tried again at the next tick.
+
+use crate::domain::{Month, Parse};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Asia::Tokyo;
+use chrono_tz::Tz;
+use std::str::FromStr;
+
+/// A time in Asia/Tokyo.
+pub type Jst = DateTime<Tz>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("schedule.{job}: {expression:?} is not a cron expression with seconds: {reason}")]
+pub struct ScheduleError {
+    job: &'static str,
+    expression: String,
+    reason: String,
+}
+
+/// The two schedules.
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    pub ingest: cron::Schedule,
+    pub close: cron::Schedule,
+}
+
+impl Schedules {
+    pub fn parse(ingest: &str, close: &str) -> Result<Schedules, ScheduleError> {
+        let parse = |job, expression: &str| {
+            cron::Schedule::from_str(expression).map_err(|e| ScheduleError {
+                job,
+                expression: expression.to_owned(),
+                reason: e.to_string(),
+            })
+        };
+        Ok(Schedules {
+            ingest: parse("ingest", ingest)?,
+            close: parse("close", close)?,
+        })
+    }
+
+    /// The next time either schedule fires after `now`.
+    pub fn next_after(&self, now: &Jst) -> Option<Jst> {
+        [&self.ingest, &self.close]
+            .into_iter()
+            .filter_map(|s| s.after(now).next())
+            .min()
+    }
+}
+
+/// The first time `schedule` fired after `since` and at or before `now`: a firing nobody ran.
+pub fn missed(schedule: &cron::Schedule, since: &Jst, now: &Jst) -> Option<Jst> {
+    schedule.after(since).next().filter(|fired| fired <= now)
+}
+
+/// What the ledger says, as the rules read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    /// When the last ingest run started (by hand or by schedule).
+    pub last_ingest: Option<Jst>,
+    /// When the last ingest run that succeeded started.
+    pub last_good_ingest: Option<Jst>,
+    pub last_closed: Option<Month>,
+}
+
+/// When the nightly ingest is due: the firing it catches up, if any.
+pub fn ingest_due(schedules: &Schedules, ledger: &Ledger, started: &Jst, now: &Jst) -> Option<Jst> {
+    let since = ledger.last_ingest.as_ref().unwrap_or(started);
+    missed(&schedules.ingest, since, now)
+}
+
+/// The month whose close is due, if any.
+pub fn close_due(schedules: &Schedules, ledger: &Ledger, now: &Jst) -> Option<Month> {
+    let current = Month::of(now.date_naive());
+    let month = ledger.last_closed.map_or(current.previous(), Month::next);
+    if month >= current {
+        return None;
+    }
+    let over = midnight(month.next().first_day());
+    let fired = missed(
+        &schedules.close,
+        &(over - chrono::Duration::seconds(1)),
+        now,
+    );
+    let ingested = ledger.last_good_ingest.is_some_and(|at| at >= over);
+    (fired.is_some() && ingested).then_some(month)
+}
+
+/// 00:00 of `day` in Asia/Tokyo.
+pub fn midnight(day: NaiveDate) -> Jst {
+    Tokyo
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("Tokyo has no daylight saving time")
+}
+
+/// Now, in Asia/Tokyo.
+pub fn now() -> Jst {
+    Utc::now().with_timezone(&Tokyo)
+}
+
+/// A ledger timestamp (RFC 3339) in Asia/Tokyo.
+pub fn parse_timestamp(text: &str) -> Option<Jst> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Tokyo))
+}
+
+/// Yesterday in Asia/Tokyo: the last delivery day a nightly ingest takes (today's folder may
+/// still be being written by the collectors).
+pub fn yesterday(now: &Jst) -> NaiveDate {
+    now.date_naive().pred_opt().expect("a day before today")
+}
+
+/// The month `text` names (for the ledger's `closes`).
+pub fn month(text: &str) -> Option<Month> {
+    Month::parse(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Jst {
+        parse_timestamp(text).unwrap()
+    }
+
+    fn nightly() -> Schedules {
+        Schedules::parse("0 0 2 * * *", "0 0 4 1 * *").unwrap()
+    }
+
+    #[test]
+    fn a_missed_night_runs_once_on_start_not_once_per_missed_tick() {
+        let schedules = nightly();
+        let ledger = Ledger {
+            last_ingest: Some(at("2026-10-28T02:00:00+09:00")),
+            ..Ledger::default()
+        };
+        let started = at("2026-11-03T09:00:00+09:00");
+        // Down from the 28th to the 3rd: five nights missed, one run due.
+        let due = ingest_due(&schedules, &ledger, &started, &started);
+        assert_eq!(due, Some(at("2026-10-29T02:00:00+09:00")));
+        let ran = Ledger {
+            last_ingest: Some(started),
+            ..ledger
+        };
+        assert_eq!(ingest_due(&schedules, &ran, &started, &started), None);
+        let next_night = at("2026-11-04T02:00:00+09:00");
+        assert_eq!(
+            ingest_due(&schedules, &ran, &started, &next_night),
+            Some(next_night)
+        );
+    }
+
+    #[test]
+    fn a_job_that_never_ran_waits_for_its_schedule() {
+        let started = at("2026-11-03T09:00:00+09:00");
+        let due = ingest_due(&nightly(), &Ledger::default(), &started, &started);
+        assert_eq!(due, None);
+    }
+
+    #[test]
+    fn a_close_waits_for_its_months_last_night_of_ingest() {
+        let schedules = nightly();
+        let october_closed_before = Ledger {
+            last_closed: Some(month("2026-09").unwrap()),
+            last_ingest: Some(at("2026-10-31T02:00:00+09:00")),
+            last_good_ingest: Some(at("2026-10-31T02:00:00+09:00")),
+        };
+        let after_close_time = at("2026-11-01T05:00:00+09:00");
+        assert_eq!(
+            close_due(&schedules, &october_closed_before, &after_close_time),
+            None,
+            "the night of the 31st is not ingested yet"
+        );
+        let ingested = Ledger {
+            last_good_ingest: Some(at("2026-11-01T02:00:00+09:00")),
+            ..october_closed_before.clone()
+        };
+        assert_eq!(
+            close_due(&schedules, &ingested, &at("2026-11-01T03:59:59+09:00")),
+            None,
+            "before the close's time"
+        );
+        assert_eq!(
+            close_due(&schedules, &ingested, &after_close_time),
+            month("2026-10")
+        );
+        // A failed close stays due; once October is closed, nothing is until December.
+        assert_eq!(
+            close_due(&schedules, &ingested, &at("2026-11-20T02:00:00+09:00")),
+            month("2026-10")
+        );
+        let closed = Ledger {
+            last_closed: month("2026-10"),
+            ..ingested
+        };
+        assert_eq!(
+            close_due(&schedules, &closed, &at("2026-11-30T23:59:59+09:00")),
+            None
+        );
+    }
+
+    #[test]
+    fn months_missed_while_down_close_one_after_the_other() {
+        let ledger = Ledger {
+            last_closed: month("2026-07"),
+            last_ingest: Some(at("2026-11-03T02:00:00+09:00")),
+            last_good_ingest: Some(at("2026-11-03T02:00:00+09:00")),
+        };
+        let now = at("2026-11-03T09:00:00+09:00");
+        assert_eq!(close_due(&nightly(), &ledger, &now), month("2026-08"));
+        let next = Ledger {
+            last_closed: month("2026-08"),
+            ..ledger
+        };
+        assert_eq!(close_due(&nightly(), &next, &now), month("2026-09"));
+    }
+
+    #[test]
+    fn schedules_are_cron_with_seconds_in_tokyo() {
+        assert!(
+            Schedules::parse("0 2 * * *", "0 0 4 1 * *").is_err(),
+            "no seconds field"
+        );
+        let schedules = nightly();
+        let next = schedules.next_after(&at("2026-11-30T03:00:00+09:00"));
+        assert_eq!(next, Some(at("2026-12-01T02:00:00+09:00")));
+        assert_eq!(
+            yesterday(&at("2026-12-01T00:30:00+09:00")).to_string(),
+            "2026-11-30"
+        );
+    }
+}
