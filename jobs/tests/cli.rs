@@ -288,7 +288,10 @@ fn the_demo_runs_on_the_embedded_default_and_its_generator_is_deterministic() {
 
     let demo_db = format!("sqlite://{}/var/demo/kakin.db", work.path().display());
     let runs = text(&kakin(work.path(), &demo_db, &["runs"]).stdout);
-    let ledger = runs.split("\n\n").nth(1).expect("the runs after the jobs' summary");
+    let ledger = runs
+        .split("\n\n")
+        .nth(1)
+        .expect("the runs after the jobs' summary");
     assert_eq!(
         ledger.matches("succeeded").count(),
         5,

@@ -108,9 +108,10 @@ each_engine! {
         assert!(!scheduled(&listed, "refresh").is_empty(), "{listed}");
         let month = last_month();
         assert!(scheduled(&listed, "close")[0].ends_with(&month), "{listed}");
-        let first_close = listed.lines().position(|l| l.contains(" close ")).unwrap();
-        let first_ingest = listed.lines().position(|l| l.contains(" ingest ")).unwrap();
-        assert!(first_close < first_ingest, "newest first: the close after the ingest\n{listed}");
+        let close = listed.lines().position(|l| l.contains(" close ")).unwrap();
+        let lines: Vec<&str> = listed.lines().collect();
+        let first_ingest = lines.iter().rposition(|l| l.contains(" ingest ")).unwrap();
+        assert!(close < first_ingest, "newest first: the close after the first ingest\n{listed}");
         let summary = runs(&site);
         assert!(summary.lines().next().unwrap().contains("next (Asia/Tokyo)"), "{summary}");
 
@@ -162,4 +163,36 @@ each_engine! {
         assert_eq!(windows.len(), count, "{listed}");
         assert!(count >= 2, "{listed}");
     }
+}
+
+each_engine! {
+    async fn a_daemon_killed_in_the_close_leaves_it_to_the_other(scratch) {
+        let site = site(scratch);
+        let mut dying = start_with(&site, "close-before-commit");
+        let died = dying.wait().unwrap();
+        assert!(!died.success(), "the failpoint kills the first daemon inside the close");
+        let listed = runs(&site);
+        assert!(scheduled(&listed, "close").iter().all(|r| r.contains("running")), "{listed}");
+        // Its lease names a dead process on this host: the second daemon takes over at once
+        // and completes the close, the same numbers and bytes as an uninterrupted one.
+        let daemon = start(&site, None);
+        let listed = wait_for(&site, "scheduled close", |l| {
+            scheduled(l, "close").iter().any(|r| r.contains("succeeded"))
+        });
+        let (succeeded, said) = stop(daemon);
+        assert!(succeeded, "{said}");
+        assert!(listed.contains("invoices ("), "{listed}");
+        let verified = site.run(&["verify"], None);
+        assert!(verified.status.success(), "{}", text(&verified.stdout));
+    }
+}
+
+/// A daemon that dies at `failpoint`.
+fn start_with(site: &Site, failpoint: &str) -> Child {
+    site.kakin(&["serve"])
+        .env("KAKIN_FAILPOINT", failpoint)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kakin serve starts")
 }
