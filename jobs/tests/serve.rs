@@ -196,3 +196,21 @@ fn start_with(site: &Site, failpoint: &str) -> Child {
         .spawn()
         .expect("kakin serve starts")
 }
+
+#[tokio::test]
+async fn an_invalid_schedule_is_refused_at_start_naming_its_key() {
+    let site = Site::new(pipeline::testing::ScratchDatabase::sqlite(), |_| {
+        String::new()
+    });
+    let out = site
+        .kakin(&["serve"])
+        .env("KAKIN_SCHEDULE_CLOSE", "0 4 1 * *")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("schedule.close: \"0 4 1 * *\""),
+        "{}",
+        text(&out.stderr)
+    );
+}

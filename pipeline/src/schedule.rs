@@ -229,6 +229,72 @@ mod tests {
     }
 
     #[test]
+    fn firings_fall_on_the_right_jst_instants_across_a_year_end_and_a_leap_day() {
+        let schedules = nightly();
+        let fires = |from: &str, n: usize| -> Vec<String> {
+            schedules
+                .close
+                .after(&at(from))
+                .take(n)
+                .map(|t| t.to_rfc3339())
+                .collect()
+        };
+        assert_eq!(
+            fires("2026-11-15T00:00:00+09:00", 3),
+            [
+                "2026-12-01T04:00:00+09:00",
+                "2027-01-01T04:00:00+09:00",
+                "2027-02-01T04:00:00+09:00"
+            ]
+        );
+        let nights: Vec<String> = schedules
+            .ingest
+            .after(&at("2028-02-28T03:00:00+09:00"))
+            .take(2)
+            .map(|t| t.to_rfc3339())
+            .collect();
+        assert_eq!(
+            nights,
+            ["2028-02-29T02:00:00+09:00", "2028-03-01T02:00:00+09:00"]
+        );
+        // 02:00 JST is 17:00 UTC the day before: the schedule is Tokyo's, not the machine's.
+        assert_eq!(
+            schedules
+                .ingest
+                .after(&at("2026-12-31T12:00:00Z"))
+                .next()
+                .unwrap()
+                .to_rfc3339(),
+            "2027-01-01T02:00:00+09:00"
+        );
+    }
+
+    #[test]
+    fn three_days_down_across_a_month_end_catch_up_the_ingest_once_then_the_close() {
+        let schedules = nightly();
+        let mut ledger = Ledger {
+            last_closed: month("2026-10"),
+            last_ingest: Some(at("2026-11-29T02:00:00+09:00")),
+            last_good_ingest: Some(at("2026-11-29T02:00:00+09:00")),
+        };
+        let started = at("2026-12-02T08:00:00+09:00");
+        assert_eq!(
+            close_due(&schedules, &ledger, &started),
+            None,
+            "not before the ingest"
+        );
+        assert!(ingest_due(&schedules, &ledger, &started, &started).is_some());
+        ledger.last_ingest = Some(started);
+        ledger.last_good_ingest = Some(started);
+        assert_eq!(
+            ingest_due(&schedules, &ledger, &started, &started),
+            None,
+            "once"
+        );
+        assert_eq!(close_due(&schedules, &ledger, &started), month("2026-11"));
+    }
+
+    #[test]
     fn schedules_are_cron_with_seconds_in_tokyo() {
         assert!(
             Schedules::parse("0 2 * * *", "0 0 4 1 * *").is_err(),
