@@ -82,6 +82,8 @@ each_engine! {
         let asked = site.run(&["query", "SELECT email FROM partners WHERE notify AND email IS NOT NULL ORDER BY email", "--format", "csv"], None);
         let asked: Vec<String> = text(&asked.stdout).lines().skip(1).map(str::to_owned).collect();
         assert!(asked.len() >= 5, "{asked:?}");
+        let silent = site.run(&["query", "SELECT COUNT(*) AS n FROM partners WHERE NOT notify AND email IS NOT NULL", "--format", "csv"], None);
+        assert_ne!(text(&silent.stdout), "n\n0\n", "some partners have an address and did not ask");
 
         // Killed before delivering the third email (the close itself is committed)...
         let out = site.run(&["close", "2026-10", "--allow-empty"], Some("send-before-delivery@3"));

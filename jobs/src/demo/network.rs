@@ -217,7 +217,8 @@ impl Network {
                     } else {
                         String::new()
                     },
-                    email: if i % 3 == 2 {
+                    // Some have no address; some have one but did not ask for email.
+                    email: if i % 6 == 2 {
                         String::new()
                     } else {
                         format!("billing{:02}@operator.example", i + 1)
