@@ -19,13 +19,17 @@ fn last_month() -> String {
     format!("{}-{:02}", first.year(), first.month())
 }
 
-/// A site with last month's demo logs delivered (nothing ingested), on fast schedules.
-fn site(scratch: pipeline::testing::ScratchDatabase) -> Site {
-    let fast = vec![
+/// Schedules that fire every two seconds (ingest) and every second (close).
+fn fast_schedules() -> Vec<(&'static str, String)> {
+    vec![
         ("KAKIN_SCHEDULE_INGEST", "*/2 * * * * *".to_owned()),
         ("KAKIN_SCHEDULE_CLOSE", "* * * * * *".to_owned()),
-    ];
-    Site::demo(scratch, "20", &last_month(), fast, &[])
+    ]
+}
+
+/// A site with last month's demo logs delivered (nothing ingested), on fast schedules.
+fn site(scratch: pipeline::testing::ScratchDatabase) -> Site {
+    Site::demo(scratch, "20", &last_month(), fast_schedules(), &[])
 }
 
 fn free_port() -> u16 {
@@ -213,4 +217,62 @@ async fn an_invalid_schedule_is_refused_at_start_naming_its_key() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Wait until a scheduled ingest is running (paused before its commit), then SIGTERM the daemon.
+fn stop_during_ingest(site: &Site, daemon: Child) -> (bool, String) {
+    wait_for(site, "running scheduled ingest", |l| {
+        scheduled(l, "ingest").iter().any(|r| r.contains("running"))
+    });
+    stop(daemon)
+}
+
+/// A daemon whose ingests pause three seconds before their commit.
+fn start_with_grace(site: &Site, grace: &str) -> Child {
+    site.kakin(&["serve", "--grace", grace])
+        .env("KAKIN_FAILPOINT", "ingest-before-commit~3000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kakin serve starts")
+}
+
+/// The accepted and quarantined events of a site's lake.
+fn events(site: &Site) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    site.lake()
+        .into_iter()
+        .filter(|(path, _)| {
+            ["plays", "purchases", "quarantine", "_staging"]
+                .iter()
+                .any(|top| path.starts_with(top))
+        })
+        .collect()
+}
+
+each_engine! {
+    async fn sigterm_during_an_ingest_finishes_it_or_abandons_it_where_a_rerun_repairs(patient, hasty, clean) {
+        // Each daemon's ingest pauses before its commit, the moment the signal arrives.
+        let big = |scratch| Site::demo(scratch, "20", &last_month(), fast_schedules(), &[]);
+        let yesterday = pipeline::schedule::yesterday(&pipeline::schedule::now()).to_string();
+        let clean = big(clean);
+        let out = clean.run(&["ingest", "--date", &yesterday], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+
+        // With time to finish: the ingest completes, the daemon says so and exits 0.
+        let patient = big(patient);
+        let (succeeded, said) = stop_during_ingest(&patient, start_with_grace(&patient, "120"));
+        assert!(succeeded, "{said}");
+        assert!(said.contains("stopped after the nightly ingest finished"), "{said}");
+        assert!(scheduled(&runs(&patient), "ingest")[0].contains("succeeded"));
+        assert!(events(&patient) == events(&clean), "the lake of one clean run");
+
+        // Without: abandoned where it was, exit 1 saying so; the next run completes it.
+        let hasty = big(hasty);
+        let (succeeded, said) = stop_during_ingest(&hasty, start_with_grace(&hasty, "0"));
+        assert!(!succeeded);
+        assert!(said.contains("the nightly ingest did not finish within 0 s and was abandoned"), "{said}");
+        let out = hasty.run(&["ingest", "--date", &yesterday], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(events(&hasty) == events(&clean), "no partial file; the lake of one clean run");
+    }
 }

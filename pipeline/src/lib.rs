@@ -27,13 +27,23 @@ pub mod sheet;
 pub mod testing;
 
 /// A named point where a test may have the process die (`KAKIN_FAILPOINT=<name>`, or
-/// `<name>@<n>` for its n-th passage), as a kill
-/// at the worst moment would: the tests of atomicity use it. Does nothing otherwise.
+/// `<name>@<n>` for its n-th passage), as a kill at the worst moment would, or pause there
+/// once (`<name>~<milliseconds>`, so that a test can signal a job in the middle): the tests of
+/// atomicity and of a graceful stop use it. Does nothing otherwise.
 pub fn failpoint(name: &str) {
     static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let Ok(wanted) = std::env::var("KAKIN_FAILPOINT") else {
         return;
     };
+    if let Some((wanted, pause)) = wanted.split_once('~') {
+        static PAUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if wanted == name && !PAUSED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let millis = pause.parse().unwrap_or(1000);
+            eprintln!("failpoint {name}: pausing {millis} ms");
+            std::thread::sleep(std::time::Duration::from_millis(millis));
+        }
+        return;
+    }
     let (wanted, nth) = match wanted.split_once('@') {
         Some((wanted, nth)) => (wanted.to_owned(), nth.parse().unwrap_or(1)),
         None => (wanted, 1),
