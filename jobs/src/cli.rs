@@ -120,7 +120,7 @@ enum InvoiceCommand {
 
 #[derive(Subcommand)]
 enum OutboxCommand {
-    /// Send every email that is due.
+    /// Send every queued email now, whatever its back-off.
     Send,
     /// Queue failed emails again (those named, or every failed one).
     Retry { ids: Vec<i64> },
@@ -196,7 +196,7 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => crate::serve::serve(context, args).await,
         Command::Outbox { command } => match command {
             None => crate::outbox::list(context).await,
-            Some(OutboxCommand::Send) => crate::outbox::send(context).await,
+            Some(OutboxCommand::Send) => crate::outbox::send_now(context).await,
             Some(OutboxCommand::Retry { ids }) => crate::outbox::retry(context, &ids).await,
             Some(OutboxCommand::Resend { invoice }) => {
                 crate::outbox::resend(context, &invoice).await

@@ -37,12 +37,28 @@ fn mail(context: &Context) -> Result<MailSettings, Failure> {
     )?)
 }
 
-/// `kakin outbox send`: deliver every email that is due.
+/// `kakin outbox send`: deliver every queued email now, whatever its back-off (the operator
+/// has fixed the server).
+pub async fn send_now(context: &Context) -> Result<(), Failure> {
+    drain(context, true).await
+}
+
+/// Deliver every email that is due (after a close, a reissue, a resend).
 pub async fn send(context: &Context) -> Result<(), Failure> {
+    drain(context, false).await
+}
+
+async fn drain(context: &Context, now: bool) -> Result<(), Failure> {
     let settings = &context.settings;
     let transport = Transport::new(&settings.smtp_url, PathBuf::from(&settings.outbox_dir))?;
     let mail = mail(context)?;
-    let job = notify::send_queued(&context.db, &context.lake, &transport, &mail);
+    let (db, lake) = (&context.db, &context.lake);
+    let job = async {
+        if now {
+            db.due_now().await?;
+        }
+        notify::send_queued(db, lake, &transport, &mail).await
+    };
     let report = ledgered(context, "outbox send", "", job).await?;
     println!("emails: {}", report.counts());
     if let Transport::Files(dir) = &transport {

@@ -113,3 +113,26 @@ each_engine! {
         assert_eq!(listed.lines().skip(1).filter(|l| l.contains(" sent ")).count(), asked.len(), "{listed}");
     }
 }
+
+each_engine! {
+    async fn a_close_commits_with_the_smtp_server_down_and_its_email_goes_once_it_is_back(scratch) {
+        let port = pipeline::testing::free_port();
+        let down = vec![
+            ("KAKIN_SMTP_URL", format!("smtp://127.0.0.1:{port}")),
+            ("KAKIN_MAIL_FROM", "billing@kakin.example".to_owned()),
+        ];
+        let site = Site::guide(scratch, down);
+        let out = site.run(&["close", "2023-05"], None);
+        assert!(out.status.success(), "the close commits: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("emails: 0 sent, 1 to retry, 0 failed"), "{}", text(&out.stdout));
+        let listed = text(&site.run(&["outbox"], None).stdout);
+        assert!(listed.contains("queued"), "{listed}");
+
+        let server = SmtpServer::start_on(port);
+        let out = site.run(&["outbox", "send"], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(server.messages().len(), 1);
+        assert!(site.run(&["outbox", "send"], None).status.success());
+        assert_eq!(server.messages().len(), 1, "once");
+    }
+}

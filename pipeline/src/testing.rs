@@ -191,13 +191,22 @@ fn mail_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testing/mail.py")
 }
 
+/// A local port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        SmtpServer::start_on(free_port())
+    }
+
+    /// The server on `port` (a test that starts it after kakin found it down).
+    pub fn start_on(port: u16) -> SmtpServer {
         use std::io::BufRead;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let maildir = tempfile::tempdir().expect("a temporary directory");
         let mut child = std::process::Command::new("python3")
             .arg(mail_script())

@@ -1,7 +1,8 @@
 """The tests' SMTP server and mail reader.
 
     mail.py serve MAILDIR PORT   an SMTP server (aiosmtpd) on 127.0.0.1:PORT that writes each
-                                 message it accepts into the Maildir MAILDIR; prints "ready",
+                                 message it accepts into the Maildir MAILDIR (recipients at
+                                 refused.example get 550, at busy.example 451); prints "ready",
                                  stops when its standard input closes
     mail.py read MAILDIR         every message of MAILDIR parsed with Python's email package,
                                  as JSON: headers decoded, the plain-text body, each attachment's
@@ -18,7 +19,19 @@ def serve(maildir, port):
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Mailbox
 
-    controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port))
+    class Refusing(Mailbox):
+        """A mailbox that refuses recipients at refused.example (550) and defers those at
+        busy.example (451), as real servers do."""
+
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address.endswith("@refused.example"):
+                return "550 5.1.1 no such user here"
+            if address.endswith("@busy.example"):
+                return "451 4.3.0 try again later"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    controller = Controller(Refusing(maildir), hostname="127.0.0.1", port=int(port))
     controller.start()
     print("ready", flush=True)
     sys.stdin.read()

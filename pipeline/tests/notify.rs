@@ -123,3 +123,49 @@ each_engine! {
         assert_eq!(server.messages().len(), 1);
     }
 }
+
+each_engine! {
+    async fn a_5xx_fails_at_once_a_4xx_is_retried_and_a_name_cannot_add_a_header(scratch) {
+        let db = Database::connect(&scratch.url).await.unwrap();
+        let lake_dir = tempfile::tempdir().unwrap();
+        let lake = Location::open(&format!("file://{}", lake_dir.path().display())).unwrap();
+        lake.put(PDF, b"%PDF".to_vec()).await.unwrap();
+        // The partner's name is the body's first line: CR/LF in it stay in the body.
+        let announcement = pipeline::notify::Announcement {
+            partner_code: "229000000".into(),
+            partner_name: "株式会社テスト\r\nBcc: x@evil.example".into(),
+            recipient: "operator@example.com".into(),
+            month: Month::parse("2026-10").unwrap(),
+            invoice_no: Some("1700000".into()),
+            invoice_total: None,
+            pay: None,
+            payment_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            replaces: None,
+            attachments: vec![PDF.into()],
+            issuer_name: "株式会社セガ".into(),
+        };
+        let named = pipeline::notify::compose(&announcement, "kakin.example");
+        db.queue(&[named, email(2, "nobody@refused.example"), email(3, "later@busy.example")])
+            .await
+            .unwrap();
+        let server = SmtpServer::start();
+        let smtp = Transport::new(&server.url(), lake_dir.path().into()).unwrap();
+        let report = send_queued(&db, &lake, &smtp, &mail()).await.unwrap();
+        assert_eq!((report.sent, report.retrying, report.failed), (1, 1, 1));
+
+        let received = server.messages();
+        assert_eq!(received.len(), 1);
+        let message = &received[0];
+        assert_eq!(message["to"], "operator@example.com");
+        assert_eq!(message["bcc"], "");
+        assert!(!message["headers"].as_array().unwrap().iter().any(|h| h == "Bcc"), "{message}");
+        assert!(message["body"].as_str().unwrap().contains("Bcc: x@evil.example"), "kept as text");
+
+        let (status, _, reply) = status_of(&db, "<kakin.test.2@kakin.example>").await;
+        assert_eq!(status, EmailStatus::Failed);
+        assert!(reply.unwrap().contains("550"), "the server's reply is recorded");
+        let (status, attempts, reply) = status_of(&db, "<kakin.test.3@kakin.example>").await;
+        assert_eq!((status, attempts), (EmailStatus::Queued, 1), "451: tried again later");
+        assert!(reply.unwrap().contains("451"));
+    }
+}

@@ -327,6 +327,7 @@ async fn put(
         size: pdf.len() as i64,
     };
     lake.put(&path, pdf).await?;
+    crate::failpoint("close-document-put");
     Ok(record)
 }
 

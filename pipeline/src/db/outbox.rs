@@ -159,6 +159,16 @@ impl Database {
         Ok(done.rows_affected())
     }
 
+    /// Every queued email due now, whatever its back-off: an operator's `kakin outbox send`
+    /// after fixing the server.
+    pub async fn due_now(&self) -> DbResult<u64> {
+        let done = sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE status = 'queued'")
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The server accepted the email: `reply` is its answer.
     pub async fn email_sent(&self, id: i64, reply: &str) -> DbResult<()> {
         self.settle(id, "sent", reply, None).await
