@@ -213,15 +213,7 @@ fn main() {
             .map(|a| a.parse().expect("PARTNERS is a number"))
             .collect()
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "machine: {cores} cores; profile: {}",
-        if cfg!(debug_assertions) {
-            "dev"
-        } else {
-            "release"
-        }
-    );
+    println!("{}", pipeline::testing::machine());
     let me = std::env::current_exe().unwrap();
     let mut per_second = 0.0;
     for partners in &sizes {

@@ -58,15 +58,7 @@ async fn main() {
     let report = send_queued(&db, &lake, &smtp, &mail).await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(report.sent as usize, partners, "{report:?}");
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "machine: {cores} cores; profile: {}",
-        if cfg!(debug_assertions) {
-            "dev"
-        } else {
-            "release"
-        }
-    );
+    println!("{}", pipeline::testing::machine());
     let to = match std::env::var("EMAILS_TO_FILES") {
         Ok(_) => ".eml files",
         Err(_) => "aiosmtpd on localhost",

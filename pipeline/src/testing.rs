@@ -191,6 +191,17 @@ fn mail_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testing/mail.py")
 }
 
+/// What a benchmark prints first: the machine's cores and the build's profile.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let profile = if cfg!(debug_assertions) {
+        "dev"
+    } else {
+        "release"
+    };
+    format!("machine: {cores} cores; profile: {profile}")
+}
+
 /// A local port nothing listens on (yet).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

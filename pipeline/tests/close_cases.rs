@@ -221,15 +221,7 @@ impl Network {
     async fn september_closed(scratch: ScratchDatabase) -> Network {
         let network = Network::new(scratch).await;
         network.ingest("2026-09-30").await;
-        close_month(
-            &network.db,
-            &network.lake,
-            &settings(),
-            month("2026-09"),
-            Overrides::default(),
-        )
-        .await
-        .unwrap();
+        network.close("2026-09").await.unwrap();
         network
     }
 
@@ -435,15 +427,7 @@ each_engine! {
             batches_before
         );
 
-        let closed = close_month(
-            &network.db,
-            &network.lake,
-            &settings(),
-            month("2026-09"),
-            Overrides::default(),
-        )
-        .await
-        .unwrap();
+        let closed = network.close("2026-09").await.unwrap();
         assert_eq!(
             preview.invoices, closed.invoices,
             "the same invoices, the same numbers"

@@ -96,20 +96,17 @@ impl Database {
 
     /// The latest run of `command`, if it ever ran.
     pub async fn last_run_of(&self, command: &str) -> DbResult<Option<Run>> {
-        let row = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE command = $1 ORDER BY run_id DESC LIMIT 1"
-        ))
-        .bind(command)
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(run).transpose()
+        self.latest_run(command, "").await
     }
 
     /// The latest run of `command` that succeeded.
     pub async fn last_success_of(&self, command: &str) -> DbResult<Option<Run>> {
+        self.latest_run(command, "AND outcome = 'succeeded'").await
+    }
+
+    async fn latest_run(&self, command: &str, and: &str) -> DbResult<Option<Run>> {
         let row = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE command = $1 AND outcome = 'succeeded' \
-             ORDER BY run_id DESC LIMIT 1"
+            "SELECT {RUN_COLUMNS} FROM runs WHERE command = $1 {and} ORDER BY run_id DESC LIMIT 1"
         ))
         .bind(command)
         .fetch_optional(self.pool())
