@@ -8,6 +8,7 @@ use pipeline::db::{Database, Lease, RunId};
 use pipeline::ingest::IngestError;
 use pipeline::lake::Location;
 use pipeline::master::ImportError;
+use pipeline::schedule::Clock;
 use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -101,6 +102,8 @@ pub struct Context {
     pub trigger: &'static str,
     /// The writer lease, when the caller (the scheduler) holds it for the job already.
     pub held: Option<Arc<Lease>>,
+    /// The clock the ledger's times and "yesterday" are read from (the daemon's may run fast).
+    pub clock: Clock,
 }
 
 impl Context {
@@ -119,7 +122,13 @@ impl Context {
             wait,
             trigger: "hand",
             held: None,
+            clock: Clock::real(),
         })
+    }
+
+    /// Now by the context's clock.
+    pub fn utc_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now().with_timezone(&chrono::Utc)
     }
 
     /// This context for a job the scheduler started while holding `lease`.
@@ -167,7 +176,7 @@ pub async fn ledgered<T: Recorded, E: Into<Failure>>(
 ) -> Result<T, Failure> {
     let db = &context.db;
     let run = db
-        .start_run(command, arguments, context.trigger)
+        .start_run_at(command, arguments, context.trigger, context.utc_now())
         .await
         .map_err(anyhow::Error::from)?;
     let span = tracing::info_span!("run", run = run.0, command, trigger = context.trigger);
@@ -206,7 +215,7 @@ pub async fn ledgered<T: Recorded, E: Into<Failure>>(
             (status, String::new(), Some(error))
         }
     };
-    db.finish_run(run, status, &counts, error.as_deref())
+    db.finish_run_at(run, status, &counts, error.as_deref(), context.utc_now())
         .await
         .map_err(anyhow::Error::from)?;
     outcome

@@ -2,7 +2,6 @@
 //! `invoice void` and `verify`. A close and a reissue send their emails after committing.
 
 use crate::app::{ledgered, Context, Failure, Recorded};
-use chrono::{Days, Utc};
 use pipeline::close::{self, CloseReport, Overrides, RefreshReport, ReissueReport};
 use pipeline::db::InvoiceRecord;
 use pipeline::domain::{Month, Parse, PartnerCode, Yen};
@@ -142,10 +141,9 @@ impl Recorded for Vec<RefreshReport> {
 /// `kakin refresh`: the open months up to yesterday in Japan.
 pub async fn refresh(context: &Context) -> Result<(), Failure> {
     let (db, lake) = (&context.db, &context.lake);
-    let today = Utc::now()
-        .with_timezone(&chrono_tz::Asia::Tokyo)
-        .date_naive();
-    let yesterday = today - Days::new(1);
+    let now = context.clock.now();
+    let today = now.date_naive();
+    let yesterday = pipeline::schedule::yesterday(&now);
     let settings = context.close_settings();
     let job = close::refresh(db, lake, &settings, yesterday);
     let reports = ledgered(context, "refresh", "", job).await?;

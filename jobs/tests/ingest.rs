@@ -8,7 +8,7 @@ use pipeline::testing::{files_under, ScratchDatabase};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use support::{kakin, run, text, Site};
+use support::{kakin, run, text, S3Server, Site};
 
 /// The demo's files (20 key-chips, October 2026) in a site of their own, master data imported.
 fn demo_site(scratch: ScratchDatabase) -> Site {
@@ -225,94 +225,6 @@ async fn duckdb_reads_every_table_of_the_lake_with_the_specs_columns_and_types()
         tables["products"].1
     );
     assert_eq!(tables["keychips"].0, 21, "20 key-chips, one of them moved");
-}
-
-/// A moto S3 server of our own, stopped when dropped.
-struct S3Server {
-    child: std::process::Child,
-    env: Vec<(&'static str, String)>,
-}
-
-impl S3Server {
-    fn start() -> S3Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto's server (pip install 'moto[server]')");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let env = vec![
-            ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
-            ("AWS_ALLOW_HTTP", "true".into()),
-            ("AWS_ACCESS_KEY_ID", "kakin".into()),
-            ("AWS_SECRET_ACCESS_KEY", "kakin-secret".into()),
-            ("AWS_REGION", "us-east-1".into()),
-        ];
-        S3Server { child, env }
-    }
-
-    /// kakin's settings on this server: the lake in bucket `lake`, deliveries in `incoming`.
-    fn site_env(&self, database_url: &str) -> Vec<(&'static str, String)> {
-        let mut env = self.env.clone();
-        env.push(("KAKIN_DATABASE_URL", database_url.to_owned()));
-        env.push(("KAKIN_LAKE_URL", "s3://lake/kakin".into()));
-        env.push(("KAKIN_INCOMING_URL", "s3://incoming".into()));
-        env
-    }
-
-    /// A work directory and kakin's settings on this server, `master` imported.
-    fn site(
-        &self,
-        database_url: &str,
-        master: &Path,
-    ) -> (tempfile::TempDir, Vec<(&'static str, String)>) {
-        let work = tempfile::tempdir().unwrap();
-        let env = self.site_env(database_url);
-        let import = ["master", "import", master.to_str().unwrap()];
-        let out = run(&mut kakin(work.path(), &env, &import));
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        (work, env)
-    }
-
-    fn s3(&self, args: &[&str]) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/s3.py");
-        let out = Command::new("python3")
-            .arg(script)
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (*k, v)))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "s3.py {args:?}: {}",
-            text(&out.stderr)
-        );
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

@@ -276,3 +276,121 @@ each_engine! {
         assert!(events(&hasty) == events(&clean), "no partial file; the lake of one clean run");
     }
 }
+
+/// A month end rehearsed as in production, natively: PostgreSQL, moto's S3 server for the lake
+/// and the deliveries, aiosmtpd for the emails, and `kakin serve` on the configured nightly
+/// schedules with its clock started on 30 October 2026 at 01:59:30 JST and running 7,200
+/// times as fast: three nights of ingest, then the close of October on 1 November at 04:00.
+#[tokio::test]
+async fn a_month_end_rehearsed_on_postgresql_s3_and_smtp() {
+    let work = tempfile::tempdir().unwrap();
+    let generated = support::kakin(
+        work.path(),
+        &[],
+        &[
+            "demo",
+            "--keychips",
+            "20",
+            "--month",
+            "2026-10",
+            "--generate-only",
+            "--dir",
+            "demo",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let s3 = support::S3Server::start();
+    s3.s3(&["create", "lake", "incoming"]);
+    let incoming = work.path().join("demo/incoming");
+    s3.s3(&["upload", incoming.to_str().unwrap(), "incoming"]);
+    let smtp = pipeline::testing::SmtpServer::start();
+    let scratch = pipeline::testing::ScratchDatabase::postgres().await;
+    let (dir, mut env) = s3.site(&scratch.url, &work.path().join("demo/master"));
+    env.extend([
+        ("KAKIN_SMTP_URL", smtp.url()),
+        ("KAKIN_MAIL_FROM", "billing@kakin.example".to_owned()),
+    ]);
+    let kakin = |args: &[&str]| support::kakin(dir.path(), &env, args);
+    // September was closed (empty) before the rehearsal: the daemon's close is October's.
+    let september = kakin(&["close", "2026-09", "--allow-empty"])
+        .output()
+        .unwrap();
+    assert!(september.status.success(), "{}", text(&september.stderr));
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let daemon = kakin(&[
+        "serve",
+        "--listen",
+        &listen,
+        "--clock-start",
+        "2026-10-30T01:59:30+09:00",
+        "--clock-speed",
+        "7200",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    let listed = loop {
+        let listed = text(&kakin(&["runs", "--limit", "100"]).output().unwrap().stdout);
+        if scheduled(&listed, "close")
+            .iter()
+            .any(|r| r.contains("succeeded"))
+        {
+            break listed;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no close: {listed}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    // The nights of the 30th, the 31st and 1 November took deliveries up to the day before;
+    // the close of October ran after the last of them, at 04:00 on the 1st (JST).
+    let mut nights: Vec<&str> = scheduled(&listed, "ingest")
+        .iter()
+        .filter_map(|r| r.split("--date ").nth(1)?.split_whitespace().next())
+        .collect();
+    nights.reverse();
+    assert_eq!(
+        nights,
+        ["2026-10-29", "2026-10-30", "2026-10-31"],
+        "{listed}"
+    );
+    let close = scheduled(&listed, "close")[0];
+    assert!(
+        close.ends_with("2026-10") && close.contains("2026-10-31T19:0"),
+        "{close}"
+    );
+
+    // Each partner that asked got its email, with its PDFs; the documents verify on S3.
+    let asked = kakin(&[
+        "query",
+        "SELECT COUNT(*) AS n FROM partners WHERE notify AND email IS NOT NULL",
+        "--format",
+        "csv",
+    ])
+    .output()
+    .unwrap();
+    let asked: usize = text(&asked.stdout).lines().nth(1).unwrap().parse().unwrap();
+    let received = smtp.messages();
+    assert_eq!(received.len(), asked);
+    assert!(received
+        .iter()
+        .all(|m| m["attachments"].as_array().unwrap().len() >= 2));
+    assert!(kakin(&["verify"]).output().unwrap().status.success());
+    let metrics = get(port, "/metrics");
+    assert!(
+        metrics.contains(&format!("kakin_emails{{status=\"sent\"}} {asked}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kakin_job_last_outcome{job=\"close\",outcome=\"succeeded\"} 1"),
+        "{metrics}"
+    );
+    let (succeeded, said) = stop(daemon);
+    assert!(succeeded, "{said}");
+}

@@ -110,6 +110,45 @@ pub fn now() -> Jst {
     Utc::now().with_timezone(&Tokyo)
 }
 
+/// The daemon's clock: the real one, or one that starts at a given instant and runs `speed`
+/// times as fast — a rehearsal of a month end in minutes, and the tests'. Everything the daemon
+/// decides and records (the ledger's times, "yesterday") reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    /// The real instant the clock started and the time it showed then.
+    origin: Option<(DateTime<Utc>, Jst)>,
+    speed: u32,
+}
+
+impl Clock {
+    pub fn real() -> Clock {
+        Clock {
+            origin: None,
+            speed: 1,
+        }
+    }
+
+    /// A clock showing `start` now and running `speed` times as fast as the real one.
+    pub fn accelerated(start: Jst, speed: u32) -> Clock {
+        Clock {
+            origin: Some((Utc::now(), start)),
+            speed: speed.max(1),
+        }
+    }
+
+    pub fn now(&self) -> Jst {
+        match self.origin {
+            None => now(),
+            Some((real, shown)) => shown + (Utc::now() - real) * self.speed as i32,
+        }
+    }
+
+    /// How long to wait, really, for `span` of this clock's time to pass.
+    pub fn real_wait(&self, span: chrono::Duration) -> std::time::Duration {
+        (span / self.speed as i32).to_std().unwrap_or_default()
+    }
+}
+
 /// A ledger timestamp (RFC 3339) in Asia/Tokyo.
 pub fn parse_timestamp(text: &str) -> Option<Jst> {
     DateTime::parse_from_rfc3339(text)
@@ -292,6 +331,25 @@ mod tests {
             "once"
         );
         assert_eq!(close_due(&schedules, &ledger, &started), month("2026-11"));
+    }
+
+    #[test]
+    fn an_accelerated_clock_runs_from_its_start_at_its_speed() {
+        let start = at("2026-10-31T23:00:00+09:00");
+        let clock = Clock::accelerated(start, 3600);
+        let shown = clock.now();
+        assert!(
+            shown >= start && shown < start + chrono::Duration::minutes(10),
+            "{shown}"
+        );
+        let hour = clock.real_wait(chrono::Duration::hours(1));
+        assert_eq!(hour, std::time::Duration::from_secs(1));
+        assert_eq!(
+            Clock::real()
+                .real_wait(chrono::Duration::seconds(3))
+                .as_secs(),
+            3
+        );
     }
 
     #[test]

@@ -30,6 +30,16 @@ pub struct ServeArgs {
     /// Seconds a running job may take to finish after SIGTERM or SIGINT before it is abandoned.
     #[arg(long, default_value_t = 300)]
     grace: u64,
+    /// Rehearsal: start the daemon's clock at this instant (RFC 3339) instead of now…
+    #[arg(long, value_name = "TIME", value_parser = parse_time, hide = true)]
+    clock_start: Option<Jst>,
+    /// …and run it this many times as fast as the real one.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1, hide = true)]
+    clock_speed: u32,
+}
+
+fn parse_time(text: &str) -> Result<Jst, String> {
+    schedule::parse_timestamp(text).ok_or_else(|| format!("{text:?} is not an RFC 3339 time"))
 }
 
 /// A job that is due.
@@ -65,6 +75,14 @@ pub struct Health {
 type Job<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + 'a>>;
 
 pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
+    let clock = match args.clock_start {
+        Some(start) => schedule::Clock::accelerated(start, args.clock_speed),
+        None => schedule::Clock::real(),
+    };
+    let context = &Context {
+        clock,
+        ..context.clone()
+    };
     let settings = &context.settings.schedule;
     let schedules = Schedules::parse(&settings.ingest, &settings.close)
         .map_err(|e| Failure::Invalid(e.to_string()))?;
@@ -130,7 +148,7 @@ async fn run_schedules(
     mut stop: watch::Receiver<bool>,
     grace: Duration,
 ) -> Result<Stopped, Failure> {
-    let started = schedule::now();
+    let started = context.clock.now();
     // While another writer works, wait for it as long as it takes (a stop request interrupts).
     let patient = Context {
         wait: Duration::from_secs(7 * 24 * 3600),
@@ -172,11 +190,11 @@ async fn run_schedules(
             continue;
         }
         // Nothing due (or a job just failed: it is tried again at the next firing).
-        let now = schedule::now();
+        let now = context.clock.now();
         let Some(next) = schedules.next_after(&now) else {
             return Ok(Stopped::Idle);
         };
-        let pause = (next - now).to_std().unwrap_or_default();
+        let pause = context.clock.real_wait(next - now);
         tracing::debug!(%next, "sleeping until the next firing");
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
@@ -205,7 +223,7 @@ async fn due(
     started: &Jst,
 ) -> Result<Option<Due>, Failure> {
     let ledger = ledger(context).await?;
-    let now = schedule::now();
+    let now = context.clock.now();
     if let Some(fired) = schedule::ingest_due(schedules, &ledger, started, &now) {
         return Ok(Some(Due::Ingest(fired)));
     }
@@ -248,7 +266,7 @@ async fn run_one(
 fn work<'a>(context: &'a Context, job: &Due) -> Job<'a> {
     match job.clone() {
         Due::Ingest(fired) => Box::pin(async move {
-            let yesterday = schedule::yesterday(&schedule::now());
+            let yesterday = schedule::yesterday(&context.clock.now());
             tracing::info!(%fired, %yesterday, "nightly ingest: deliveries up to yesterday");
             let incoming = context.settings.incoming_url.clone();
             crate::ingest::run_ingest(context, &incoming, Some(yesterday)).await?;

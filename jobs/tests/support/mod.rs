@@ -5,7 +5,7 @@
 use pipeline::testing::{files_under, ScratchDatabase};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// `kakin ARGS` in `dir` with the settings `env` (and no failpoint from outside).
 pub fn kakin(dir: &Path, env: &[(&str, String)], args: &[&str]) -> Command {
@@ -128,5 +128,93 @@ impl Site {
     /// Every file of the lake, with its bytes.
     pub fn lake(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         files_under(&self.dir.path().join("lake"))
+    }
+}
+
+/// A moto S3 server of our own, stopped when dropped.
+pub struct S3Server {
+    child: std::process::Child,
+    env: Vec<(&'static str, String)>,
+}
+
+impl S3Server {
+    pub fn start() -> S3Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto's server (pip install 'moto[server]')");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let env = vec![
+            ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", "kakin".into()),
+            ("AWS_SECRET_ACCESS_KEY", "kakin-secret".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ];
+        S3Server { child, env }
+    }
+
+    /// kakin's settings on this server: the lake in bucket `lake`, deliveries in `incoming`.
+    pub fn site_env(&self, database_url: &str) -> Vec<(&'static str, String)> {
+        let mut env = self.env.clone();
+        env.push(("KAKIN_DATABASE_URL", database_url.to_owned()));
+        env.push(("KAKIN_LAKE_URL", "s3://lake/kakin".into()));
+        env.push(("KAKIN_INCOMING_URL", "s3://incoming".into()));
+        env
+    }
+
+    /// A work directory and kakin's settings on this server, `master` imported.
+    pub fn site(
+        &self,
+        database_url: &str,
+        master: &Path,
+    ) -> (tempfile::TempDir, Vec<(&'static str, String)>) {
+        let work = tempfile::tempdir().unwrap();
+        let env = self.site_env(database_url);
+        let import = ["master", "import", master.to_str().unwrap()];
+        let out = run(&mut kakin(work.path(), &env, &import));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (work, env)
+    }
+
+    pub fn s3(&self, args: &[&str]) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/s3.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (*k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "s3.py {args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -25,17 +25,29 @@ pub struct Run {
     pub triggered_by: String,
 }
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+fn timestamp(at: chrono::DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 impl Database {
-    /// Record that `command` started with `arguments`, `triggered_by` hand or schedule.
+    /// Record that `command` started now with `arguments`, `triggered_by` hand or schedule.
     pub async fn start_run(
         &self,
         command: &str,
         arguments: &str,
         triggered_by: &str,
+    ) -> DbResult<RunId> {
+        self.start_run_at(command, arguments, triggered_by, Utc::now())
+            .await
+    }
+
+    /// Record that `command` started `at` (by the daemon's clock).
+    pub async fn start_run_at(
+        &self,
+        command: &str,
+        arguments: &str,
+        triggered_by: &str,
+        at: chrono::DateTime<Utc>,
     ) -> DbResult<RunId> {
         // The next number; two runs starting at once may both take it, and the second retries.
         let mut attempts = 0;
@@ -47,7 +59,7 @@ impl Database {
             )
             .bind(command)
             .bind(arguments)
-            .bind(now())
+            .bind(timestamp(at))
             .bind(triggered_by)
             .fetch_one(self.pool())
             .await;
@@ -69,11 +81,24 @@ impl Database {
         counts: &str,
         error: Option<&str>,
     ) -> DbResult<()> {
+        self.finish_run_at(run, outcome, counts, error, Utc::now())
+            .await
+    }
+
+    /// Record how a run ended, `at` (by the daemon's clock).
+    pub async fn finish_run_at(
+        &self,
+        run: RunId,
+        outcome: &str,
+        counts: &str,
+        error: Option<&str>,
+        at: chrono::DateTime<Utc>,
+    ) -> DbResult<()> {
         sqlx::query(
             "UPDATE runs SET finished_at = $1, outcome = $2, counts = $3, error = $4 \
              WHERE run_id = $5",
         )
-        .bind(now())
+        .bind(timestamp(at))
         .bind(outcome)
         .bind(counts)
         .bind(error)
