@@ -125,6 +125,7 @@ each_engine! {
         assert!(metrics.contains("kakin_job_last_outcome{job=\"close\",outcome=\"succeeded\"} 1"), "{metrics}");
         assert!(metrics.contains("kakin_invoices{status=\"ISSUED\"}"), "{metrics}");
         assert!(metrics.contains("kakin_rows_total{outcome=\"accepted\"}"), "{metrics}");
+        assert!(metrics.contains("kakin_rows_quarantined{reason=\"malformed\"} 7"), "{metrics}");
         assert!(get(port, "/nothing").starts_with("HTTP/1.1 404"));
 
         let (succeeded, said) = stop(daemon);

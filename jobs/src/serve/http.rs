@@ -133,17 +133,26 @@ async fn metrics(db: &Database) -> Result<String, pipeline::db::DbError> {
             ("{outcome=\"quarantined\"}".into(), stats.rows_quarantined),
         ],
     );
-    let by = |pairs: Vec<(String, i64)>| {
+    let by = |label: &str, pairs: Vec<(String, i64)>| {
         pairs
             .into_iter()
-            .map(|(status, n)| (format!("{{status=\"{status}\"}}"), n))
+            .map(|(value, n)| (format!("{{{label}=\"{value}\"}}"), n))
             .collect()
     };
-    gauge("kakin_invoices", "Invoices by status.", by(stats.invoices));
+    gauge(
+        "kakin_rows_quarantined",
+        "Log rows quarantined, by reason.",
+        by("reason", stats.quarantined_by_reason),
+    );
+    gauge(
+        "kakin_invoices",
+        "Invoices by status.",
+        by("status", stats.invoices),
+    );
     gauge(
         "kakin_emails",
         "Emails of the outbox by status.",
-        by(stats.emails),
+        by("status", stats.emails),
     );
     Ok(out)
 }

@@ -52,6 +52,8 @@ pub struct BatchCommit {
     pub opened: Vec<OpenRow>,
     pub still_open: Vec<OpenRow>,
     pub closed: Vec<(String, i64)>,
+    /// Rows of the batch's files quarantined, by reason.
+    pub reasons: std::collections::BTreeMap<String, i64>,
 }
 
 impl Database {
@@ -178,6 +180,16 @@ impl Database {
     /// Commit what a batch did, and mark it committed.
     pub async fn commit_batch(&self, commit: &BatchCommit) -> DbResult<()> {
         let mut tx = self.pool().begin().await?;
+        self.insert_rows(
+            &mut tx,
+            "quarantine_counts",
+            &["batch", "reason", "rows"],
+            commit
+                .reasons
+                .iter()
+                .map(|(reason, rows)| vec![text(&commit.batch), text(reason), Cell::Int(*rows)]),
+        )
+        .await?;
         self.insert_rows(
             &mut tx,
             "ingested_files",

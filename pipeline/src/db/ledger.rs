@@ -164,6 +164,8 @@ pub struct Statistics {
     pub rows_accepted: i64,
     pub rows_duplicate: i64,
     pub rows_quarantined: i64,
+    /// Rows quarantined by the files' batches, by reason.
+    pub quarantined_by_reason: Vec<(String, i64)>,
     /// Invoices by status (`ISSUED`, `VOID`).
     pub invoices: Vec<(String, i64)>,
     /// Emails by status (`queued`, `sending`, `sent`, `failed`).
@@ -198,7 +200,21 @@ impl Database {
                 })
                 .collect::<DbResult<Vec<_>>>()
         };
+        let reasons = sqlx::query(
+            "SELECT reason, CAST(SUM(rows) AS BIGINT) AS n FROM quarantine_counts \
+             GROUP BY reason ORDER BY reason",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let quarantined_by_reason = reasons
+            .iter()
+            .map(|row| {
+                let c = Cells::new(row, "quarantine_counts");
+                Ok((c.text("reason")?, c.int("n")?))
+            })
+            .collect::<DbResult<Vec<_>>>()?;
         Ok(Statistics {
+            quarantined_by_reason,
             rows_accepted: cells.int("accepted")?,
             rows_duplicate: cells.int("duplicates")?,
             rows_quarantined: cells.int("quarantined")?,

@@ -484,6 +484,13 @@ impl<'m> BatchRun<'m> {
             quarantined: counts.quarantined as i64,
             batch: self.commit.batch.clone(),
         });
+        for (reason, rows) in &counts.reasons {
+            *self
+                .commit
+                .reasons
+                .entry(reason.as_str().to_owned())
+                .or_default() += *rows as i64;
+        }
     }
 
     /// Put the batch's files in place and commit it.
