@@ -171,7 +171,7 @@ each_engine! {
 }
 
 each_engine! {
-    async fn a_daemon_killed_in_the_close_leaves_it_to_the_other(scratch) {
+    async fn a_daemon_killed_in_the_close_leaves_it_to_the_other(scratch, clean) {
         let site = site(scratch);
         let mut dying = start_with(&site, "close-before-commit");
         let died = dying.wait().unwrap();
@@ -189,6 +189,26 @@ each_engine! {
         assert!(listed.contains("invoices ("), "{listed}");
         let verified = site.run(&["verify"], None);
         assert!(verified.status.success(), "{}", text(&verified.stdout));
+
+        // The lake a clean daemon leaves: the same tables and documents of the close.
+        let clean = self::site(clean);
+        let daemon = start(&clean, None);
+        wait_for(&clean, "scheduled close", |l| {
+            scheduled(l, "close").iter().any(|r| r.contains("succeeded"))
+        });
+        let (succeeded, said) = stop(daemon);
+        assert!(succeeded, "{said}");
+        let month = format!("closing_month={}", last_month());
+        let close_of = |site: &Site| -> std::collections::BTreeMap<_, _> {
+            site.lake()
+                .into_iter()
+                .filter(|(path, _)| path.to_string_lossy().contains(&month))
+                .filter(|(path, _)| !path.starts_with("provisional"))
+                .collect()
+        };
+        let (repaired, uninterrupted) = (close_of(&site), close_of(&clean));
+        assert_eq!(repaired.keys().collect::<Vec<_>>(), uninterrupted.keys().collect::<Vec<_>>());
+        assert!(repaired == uninterrupted, "the bytes of an uninterrupted close");
     }
 }
 
