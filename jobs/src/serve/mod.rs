@@ -159,8 +159,8 @@ async fn run_schedules(
         if *stop.borrow() {
             return Ok(Stopped::Idle);
         }
-        let failed = match due(context, schedules, &started).await? {
-            None => false,
+        let ran = match due(context, schedules, &started).await? {
+            None => Ran::Nothing,
             Some(_) => {
                 let holder = format!("kakin serve on pid {}", std::process::id());
                 let lease = tokio::select! {
@@ -169,27 +169,26 @@ async fn run_schedules(
                 };
                 let renewing = tokio::spawn(renew(lease.clone()));
                 // Decided again under the lease: another daemon may have just run it.
-                let outcome = match due(context, schedules, &started).await {
+                let ran = match due(context, schedules, &started).await {
                     Ok(Some(job)) => {
                         let scheduled = context.scheduled(lease.clone());
-                        run_one(&scheduled, job, &mut stop, grace).await
+                        Ok(run_one(&scheduled, job, &mut stop, grace).await)
                     }
-                    Ok(None) => Ok(None),
+                    Ok(None) => Ok(Ran::Nothing),
                     Err(failure) => Err(failure),
                 };
                 renewing.abort();
                 lease.release().await.map_err(anyhow::Error::from)?;
-                match outcome? {
-                    Some(Err(stopped)) => return Ok(stopped),
-                    Some(Ok(succeeded)) => !succeeded,
-                    None => false,
-                }
+                ran?
             }
         };
-        if !failed && due(context, schedules, &started).await?.is_some() {
-            continue;
+        match ran {
+            // Another job may be due now (the close after the night's ingest).
+            Ran::Succeeded => continue,
+            Ran::Stopped(stopped) => return Ok(stopped),
+            // Nothing due, or a job failed: it is tried again at the next firing.
+            Ran::Nothing | Ran::Failed => {}
         }
-        // Nothing due (or a job just failed: it is tried again at the next firing).
         let now = context.clock.now();
         let Some(next) = schedules.next_after(&now) else {
             return Ok(Stopped::Idle);
@@ -230,14 +229,21 @@ async fn due(
     Ok(schedule::close_due(schedules, &ledger, &now).map(Due::Close))
 }
 
-/// Run `job`; on a stop request give it `grace` to finish. `Ok(succeeded)`, or how the daemon
-/// stopped.
+/// What a pass of the loop did.
+enum Ran {
+    Nothing,
+    Succeeded,
+    Failed,
+    Stopped(Stopped),
+}
+
+/// Run `job`; on a stop request give it `grace` to finish, and say how the daemon stopped.
 async fn run_one(
     context: &Context,
     job: Due,
     stop: &mut watch::Receiver<bool>,
     grace: Duration,
-) -> Result<Option<Result<bool, Stopped>>, Failure> {
+) -> Ran {
     let name = job.name();
     tracing::info!(job = %name, "starting");
     let mut work = work(context, &job);
@@ -245,21 +251,23 @@ async fn run_one(
         result = &mut work => result,
         _ = stop.changed() => {
             tracing::info!(job = %name, grace = grace.as_secs(), "stop requested: letting the running job finish");
-            return Ok(Some(Err(match tokio::time::timeout(grace, work).await {
+            return Ran::Stopped(match tokio::time::timeout(grace, work).await {
                 Ok(_) => Stopped::AfterJob(name),
                 Err(_) => Stopped::Abandoned(name),
-            })));
+            });
         }
     };
     match finished {
-        Ok(()) => tracing::info!(job = %name, "finished"),
+        Ok(()) => {
+            tracing::info!(job = %name, "finished");
+            Ran::Succeeded
+        }
         Err(failure) => {
             let (_, reason) = failure.ledger_outcome();
             tracing::error!(job = %name, %reason, "failed; tried again at the next firing");
-            return Ok(Some(Ok(false)));
+            Ran::Failed
         }
     }
-    Ok(Some(Ok(true)))
 }
 
 /// The hand-run commands a job is made of.
