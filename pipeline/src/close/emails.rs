@@ -27,11 +27,7 @@ pub(super) fn announcements(
             .or_default()
             .push(document);
     }
-    let domain = settings
-        .mail_from
-        .rsplit('@')
-        .next()
-        .unwrap_or("kakin.invalid");
+    let domain = &settings.mail_domain;
     by_partner
         .into_iter()
         .filter_map(|(code, documents)| {

@@ -84,8 +84,8 @@ pub struct CloseSettings {
     pub payment_day: u32,
     pub issuer: Issuer,
     pub emoney_processor: Issuer,
-    /// The sender's address: the domain of the emails' Message-IDs.
-    pub mail_from: String,
+    /// The domain of the emails' Message-IDs: the sender's (`mail_from`).
+    pub mail_domain: String,
 }
 
 impl From<&crate::config::Settings> for CloseSettings {
@@ -101,7 +101,10 @@ impl From<&crate::config::Settings> for CloseSettings {
                 name: settings.emoney_processor_name.clone(),
                 registration_number: settings.emoney_processor_registration_number.clone(),
             },
-            mail_from: settings.mail_from.clone(),
+            mail_domain: crate::notify::MailSettings::new(&settings.mail_from, "")
+                .expect("mail_from is checked with the configuration")
+                .domain()
+                .to_owned(),
         }
     }
 }
