@@ -21,18 +21,17 @@ Prints both times (median of --repeat) and the ratio kakin/duckdb.
 import argparse
 import calendar
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import duckdb
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/kakin-target"))
-KAKIN = os.path.join(TARGET, "release", "kakin")
+from measure import KAKIN, machine, measured, timed
+
 
 # The rules of statements.md as DuckDB SQL. DuckDB's ROUND on decimals rounds half away from
 # zero (the spec's half-up); TRUNC truncates toward zero.
@@ -169,12 +168,6 @@ COPY (SELECT lpad(CAST(1700000 + row_number() OVER (ORDER BY partner_code) - 1 A
 """
 
 
-def timed(action):
-    start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
-
-
 def env_for(state):
     return dict(os.environ, KAKIN_DATABASE_URL=f"sqlite://{state}/kakin.db",
                 KAKIN_LAKE_URL=f"file://{state}/lake")
@@ -187,7 +180,8 @@ def prepare(work, demo, month):
     quiet = dict(env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([KAKIN, "master", "import", f"{demo}/master"], **quiet)
     subprocess.run([KAKIN, "adjustments", "import", f"{demo}/adjustments-{month}.csv"], **quiet)
-    subprocess.run([KAKIN, "ingest"], **quiet)
+    seconds, peak, _ = measured([KAKIN, "ingest"], env=env)
+    print(f"ingest: {seconds:.1f} s, peak RSS {peak:.0f} MiB")
     return state
 
 
@@ -201,9 +195,8 @@ def fresh_copy(state, work):
 
 def kakin_close(state, work, month):
     copy = fresh_copy(state, work)
-    seconds, out = timed(lambda: subprocess.run([KAKIN, "close", month], env=env_for(copy), check=True,
-                                                capture_output=True, text=True))
-    return seconds, out.stdout.splitlines()[0]
+    seconds, peak, out = measured([KAKIN, "close", month], env=env_for(copy))
+    return seconds, peak, out.splitlines()[0]
 
 
 def duckdb_close(state, work, demo, month, last):
@@ -233,14 +226,18 @@ def main():
     last = f"{args.month}-{calendar.monthrange(year, mon)[1]:02d}"
     work = tempfile.mkdtemp(prefix="kakin-bench-close-")
     demo = os.path.join(work, "demo")
-    subprocess.run([KAKIN, "demo", "--generate-only", "--keychips", str(args.keychips),
-                    "--month", args.month, "--dir", demo], check=True, stdout=subprocess.DEVNULL)
+    print(machine())
+    generation, _, generated = measured([KAKIN, "demo", "--generate-only", "--keychips", str(args.keychips),
+                                         "--month", args.month, "--dir", demo])
+    print(f"{generated.strip()} ({generation:.1f} s)")
     state = prepare(work, demo, args.month)
     plays = duckdb.connect().execute(f"SELECT count(*) FROM '{state}/lake/plays/*/*.parquet'").fetchone()
     results = {"kakin": [], "duckdb": []}
+    peaks = []
     for _ in range(args.repeat):
-        seconds, summary = kakin_close(state, work, args.month)
+        seconds, peak, summary = kakin_close(state, work, args.month)
         results["kakin"].append(seconds)
+        peaks.append(peak)
         seconds, invoices = duckdb_close(state, work, demo, args.month, last)
         results["duckdb"].append(seconds)
     median = {name: statistics.median(times) for name, times in results.items()}
@@ -253,6 +250,8 @@ def main():
         runs = ", ".join(f"{t:.2f}" for t in results[name])
         print(f"| {name} | {median[name]:.2f} | {runs} |")
     print(f"kakin / duckdb = {median['kakin'] / median['duckdb']:.2f}")
+    duckdb_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: kakin close {max(peaks):.0f} MiB, this script with DuckDB {duckdb_peak:.0f} MiB")
     shutil.rmtree(work, ignore_errors=True)
 
 

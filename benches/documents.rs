@@ -12,6 +12,10 @@
 //! date. Each size runs in a child process of its own so that its peak RSS (VmHWM) is its own.
 
 use pipeline::documents::*;
+
+/// The allocator of the `kakin` binary, so that the renderer is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

@@ -23,13 +23,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import duckdb
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/kakin-target"))
-KAKIN = os.path.join(TARGET, "release", "kakin")
+from measure import KAKIN, machine, measured, timed
+
 
 # The rules of feeds.md, as DuckDB SQL over all-text columns. `src` is the raw rows with their
 # file, delivery date and line; the result classifies every row.
@@ -143,12 +141,6 @@ CREATE TEMP TABLE products AS SELECT * FROM read_csv('{master}/products.csv', ty
 """
 
 
-def timed(action):
-    start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
-
-
 def floor(incoming):
     plain = glob.glob(f"{incoming}/*/*/*.csv")
     gzipped = glob.glob(f"{incoming}/*/*/*.csv.gz")
@@ -164,10 +156,9 @@ def kakin(work, demo):
     env = dict(os.environ, KAKIN_DATABASE_URL=f"sqlite://{work}/kakin.db",
                KAKIN_LAKE_URL=f"file://{work}/lake", KAKIN_INCOMING_URL=f"file://{demo}/incoming")
     subprocess.run([KAKIN, "master", "import", f"{demo}/master"], env=env, check=True, stdout=subprocess.DEVNULL)
-    seconds, out = timed(lambda: subprocess.run([KAKIN, "ingest"], env=env, check=True,
-                                                capture_output=True, text=True))
-    summary = next(l for l in out.stdout.splitlines() if l.startswith("ingested: "))
-    return seconds, summary
+    seconds, peak, out = measured([KAKIN, "ingest"], env=env)
+    summary = next(l for l in out.splitlines() if l.startswith("ingested: "))
+    return seconds, peak, summary
 
 
 def duckdb_ingest(work, demo):
@@ -196,13 +187,17 @@ def main():
         sys.exit(f"build the release binary first: cargo build --release -p jobs ({KAKIN})")
     work = tempfile.mkdtemp(prefix="kakin-bench-")
     demo = os.path.join(work, "demo")
-    subprocess.run([KAKIN, "demo", "--generate-only", "--keychips", str(args.keychips),
-                    "--month", args.month, "--dir", demo], check=True)
+    generation, _, generated = measured([KAKIN, "demo", "--generate-only", "--keychips", str(args.keychips),
+                                         "--month", args.month, "--dir", demo])
+    print(machine())
+    print(f"{generated.strip()} ({generation:.1f} s)")
     results = {"floor": [], "kakin": [], "duckdb": []}
+    peaks = []
     for _ in range(args.repeat):
         results["floor"].append(timed(lambda: floor(f"{demo}/incoming"))[0])
-        seconds, summary = kakin(work, demo)
+        seconds, peak, summary = kakin(work, demo)
         results["kakin"].append(seconds)
+        peaks.append(peak)
         seconds, outcomes = duckdb_ingest(work, demo)
         results["duckdb"].append(seconds)
     median = {name: statistics.median(times) for name, times in results.items()}
@@ -214,6 +209,7 @@ def main():
         print(f"| {name} | {median[name]:.2f} |")
     print(f"kakin / duckdb = {median['kakin'] / median['duckdb']:.2f}")
     print(f"kakin / floor  = {median['kakin'] / median['floor']:.2f}")
+    print(f"kakin ingest peak RSS: {max(peaks):.0f} MiB")
     shutil.rmtree(work, ignore_errors=True)
 
 

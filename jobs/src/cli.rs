@@ -152,7 +152,15 @@ pub async fn dispatch(cli: Cli) -> Result<(), Failure> {
         return crate::demo::run(args, wait).await;
     }
     let context = &Context::open(settings, wait).await?;
-    match cli.command {
+    let outcome = run(context, cli.command).await;
+    if let Some((objects, bytes)) = context.lake.fetched() {
+        tracing::info!(objects, bytes, "fetched from the lake");
+    }
+    outcome
+}
+
+async fn run(context: &Context, command: Command) -> Result<(), Failure> {
+    match command {
         Command::Demo(_) => unreachable!("the demo runs on its own context"),
         Command::Master {
             command: MasterCommand::Import { dir },

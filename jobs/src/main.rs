@@ -19,6 +19,11 @@ mod serve;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: polars, the ingest and typst allocate and free millions
+/// of small buffers across threads (measured in `benches/`, README "Benchmarks").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Logs on standard error: human on a terminal, JSON lines otherwise (a daemon's log is read by
 /// machines), every line of a run carrying its run id (`ledgered`'s span). `KAKIN_LOG` filters;
 /// by default the libraries' chatter (sqlx's notices, its statements) stays out.

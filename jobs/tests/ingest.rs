@@ -227,6 +227,38 @@ async fn duckdb_reads_every_table_of_the_lake_with_the_specs_columns_and_types()
     assert_eq!(tables["keychips"].0, 21, "20 key-chips, one of them moved");
 }
 
+/// The objects a command fetched from a lake on S3 with their sizes, as it logs them (the
+/// `fetched` lines at debug level, checked against the command's total).
+fn fetched(stderr: &[u8]) -> BTreeMap<String, u64> {
+    let log = text(stderr);
+    let field = |line: &str, name: &str| -> String {
+        let (_, rest) = line
+            .split_once(&format!("\"{name}\":"))
+            .unwrap_or_else(|| panic!("no {name} in {line}"));
+        let rest = rest.trim_start_matches('"');
+        rest[..rest.find(['"', ',', '}']).unwrap()].to_owned()
+    };
+    let objects: BTreeMap<String, u64> = log
+        .lines()
+        .filter(|l| l.contains("\"message\":\"fetched\""))
+        .map(|l| (field(l, "path"), field(l, "bytes").parse().unwrap()))
+        .collect();
+    let total = log
+        .lines()
+        .find(|l| l.contains("fetched from the lake"))
+        .unwrap_or_else(|| panic!("no fetch logged: {log}"));
+    assert_eq!(
+        field(total, "bytes").parse::<u64>().unwrap(),
+        objects.values().sum::<u64>()
+    );
+    objects
+}
+
+/// A command with the lake's fetches logged one by one.
+fn logging_fetches(mut command: Command) -> Output {
+    run(command.env("KAKIN_LOG", "info,pipeline::lake=debug"))
+}
+
 #[tokio::test]
 async fn the_same_ingest_and_close_against_a_real_s3_server_write_the_same_lake() {
     let local = demo_site(ScratchDatabase::sqlite());
@@ -249,26 +281,51 @@ async fn the_same_ingest_and_close_against_a_real_s3_server_write_the_same_lake(
         "{}",
         text(&again.stdout)
     );
-    let out = run(&mut kakin(work.path(), &env, &["close", "2026-10"]));
+    let out = logging_fetches(kakin(work.path(), &env, &["close", "2026-10"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         text(&closed.stdout),
         "the same close on S3"
     );
-    let sql = "SELECT count(*) AS n FROM billing_daily";
+    // The close fetched the event files it bills (and, sending its emails, its own
+    // documents), and nothing else: not the events of November delivered on October 31st,
+    // which the next close bills (below).
+    let files_of = |wanted: &dyn Fn(&str) -> bool| -> BTreeMap<String, u64> {
+        expected
+            .iter()
+            .map(|(path, bytes)| (path.to_string_lossy().into_owned(), bytes.len() as u64))
+            .filter(|(path, _)| wanted(path))
+            .collect()
+    };
+    let event_file = |path: &str| path.starts_with("plays/") || path.starts_with("purchases/");
+    let of_month = |path: &str, month: &str| path.contains(&format!("_date={month}"));
+    let (events, others): (BTreeMap<_, _>, BTreeMap<_, _>) = fetched(&out.stderr)
+        .into_iter()
+        .partition(|(p, _)| event_file(p));
+    let billed = files_of(&|p| event_file(p) && !of_month(p, "2026-11"));
+    assert!(billed.len() > 60, "{billed:?}");
+    assert_eq!(events, billed);
+    assert!(
+        others
+            .keys()
+            .all(|p| p.starts_with("documents/closing_month=2026-10/")),
+        "{others:?}"
+    );
+    let sql = "SELECT count(*) AS n FROM billing_daily JOIN partners USING (partner_code)";
     let local_count = run(&mut local.kakin(&["query", sql, "--format", "csv"]));
-    let s3_count = run(&mut kakin(
-        work.path(),
-        &env,
-        &["query", sql, "--format", "csv"],
-    ));
+    let s3_count = logging_fetches(kakin(work.path(), &env, &["query", sql, "--format", "csv"]));
     assert!(
         text(&s3_count.stdout).starts_with("n\n"),
         "{}",
         text(&s3_count.stderr)
     );
     assert_eq!(text(&s3_count.stdout), text(&local_count.stdout));
+    assert_eq!(
+        fetched(&s3_count.stderr),
+        files_of(&|p| p.starts_with("billing_daily/") || p == "master/partners.parquet"),
+        "a query fetches the tables it names"
+    );
     let export = run(&mut kakin(work.path(), &env, &["export", "payments"]));
     assert!(
         text(&export.stdout).lines().count() > 1,
@@ -284,6 +341,21 @@ async fn the_same_ingest_and_close_against_a_real_s3_server_write_the_same_lake(
         expected.keys().collect::<Vec<_>>()
     );
     assert!(on_s3 == expected, "the same bytes on S3 as in a local lake");
+
+    let november = logging_fetches(kakin(
+        work.path(),
+        &env,
+        &["close", "2026-11", "--allow-empty"],
+    ));
+    assert!(november.status.success(), "{}", text(&november.stderr));
+    let (events, _): (BTreeMap<_, _>, BTreeMap<_, _>) = fetched(&november.stderr)
+        .into_iter()
+        .partition(|(p, _)| event_file(p));
+    assert_eq!(
+        events,
+        files_of(&|p| event_file(p) && of_month(p, "2026-11")),
+        "the next close fetches none of the closed month's events"
+    );
 }
 
 #[tokio::test]

@@ -32,12 +32,11 @@ struct Committed {
     last_close: Option<String>,
 }
 
-/// The first call in `sql` of a function that reads files (`read_csv`, `read_parquet`,
-/// `scan_ipc`, …): polars SQL would read any path with them (`kakin.toml`, a credentials
-/// file), so a query may not call them. String literals, quoted names and comments are
-/// skipped; a quoted function name is caught like a plain one.
-fn file_function(sql: &str) -> Option<String> {
+/// The words of `sql` (names, keywords, quoted names; lowercased), each with whether it is
+/// called (followed by `(`). String literals and comments are skipped.
+fn words(sql: &str) -> Vec<(String, bool)> {
     let bytes = sql.as_bytes();
+    let mut words = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         let rest = &sql[i..];
@@ -59,15 +58,50 @@ fn file_function(sql: &str) -> Option<String> {
             (None, i + rest.chars().next().map_or(1, char::len_utf8))
         };
         if let Some(word) = word {
-            let name = word.to_ascii_lowercase();
             let called = sql[next.min(sql.len())..].trim_start().starts_with('(');
-            if called && (name.starts_with("read_") || name.starts_with("scan_")) {
-                return Some(name);
-            }
+            words.push((word.to_ascii_lowercase(), called));
         }
         i = next.max(i + 1);
     }
-    None
+    words
+}
+
+/// The first call in `sql` of a function that reads files (`read_csv`, `read_parquet`,
+/// `scan_ipc`, …): polars SQL would read any path with them (`kakin.toml`, a credentials
+/// file), so a query may not call them. A quoted function name is caught like a plain one.
+fn file_function(sql: &str) -> Option<String> {
+    words(sql)
+        .into_iter()
+        .find(|(name, called)| *called && (name.starts_with("read_") || name.starts_with("scan_")))
+        .map(|(name, _)| name)
+}
+
+/// The lake folders and files of the tables `sql` names: all a query needs from the lake (on
+/// S3, nothing else is fetched). A word that only looks like a table name fetches a table
+/// the query does not read, never the other way round.
+fn named_tables(sql: &str) -> Vec<String> {
+    let named: std::collections::BTreeSet<String> =
+        words(sql).into_iter().map(|(word, _)| word).collect();
+    let mut prefixes: Vec<String> = MASTER_TABLES
+        .iter()
+        .filter(|t| named.contains(**t))
+        .map(|t| master_path(t))
+        .collect();
+    let events = EventTable::ALL.map(EventTable::name);
+    for table in events.into_iter().chain([QUARANTINE]) {
+        if named.contains(table) {
+            prefixes.push(format!("{table}/"));
+        }
+    }
+    for table in StatementTable::ALL {
+        if named.contains(table.name()) {
+            prefixes.push(format!("{}/", table.folder(Area::Closed)));
+        }
+        if named.contains(&format!("provisional_{}", table.name())) {
+            prefixes.push(format!("{}/", table.folder(Area::Provisional)));
+        }
+    }
+    prefixes
 }
 
 /// Run `sql` over the lake's tables.
@@ -80,7 +114,7 @@ pub async fn query(db: &Database, lake: &Location, sql: &str) -> Result<DataFram
             .committed_batches()
             .await?
             .into_iter()
-            .map(|(batch, _)| batch)
+            .map(|b| b.batch)
             .collect(),
         closes: db
             .closed_months()
@@ -90,7 +124,10 @@ pub async fn query(db: &Database, lake: &Location, sql: &str) -> Result<DataFram
             .collect(),
         last_close: db.last_closed_month().await?.map(|m| m.to_string()),
     };
-    let local = lake.local_copy(&[""]).await?;
+    let tables = named_tables(sql);
+    let local = lake
+        .local_copy(&tables.iter().map(String::as_str).collect::<Vec<_>>())
+        .await?;
     let sql = sql.to_owned();
     // polars runs its own runtime: it reads on a thread outside ours.
     std::thread::scope(|scope| scope.spawn(|| run(local.root(), &committed, &sql)).join())
@@ -168,7 +205,22 @@ pub fn render(mut frame: DataFrame, output: Output) -> Result<Vec<u8>, QueryErro
 
 #[cfg(test)]
 mod tests {
-    use super::file_function;
+    use super::{file_function, named_tables};
+
+    #[test]
+    fn a_query_fetches_the_tables_it_names_and_no_other() {
+        assert_eq!(
+            named_tables("SELECT p.name, sum(b.amount) FROM billing_details b JOIN \"PARTNERS\" p USING (partner_code) -- plays"),
+            ["master/partners.parquet", "billing_details/"]
+        );
+        assert_eq!(
+            named_tables(
+                "select * from provisional_payment_totals, Plays where 'quarantine' <> ''"
+            ),
+            ["plays/", "provisional/payment_totals/"]
+        );
+        assert!(named_tables("SELECT 1").is_empty());
+    }
 
     #[test]
     fn functions_that_read_files_are_found_wherever_they_are_called() {

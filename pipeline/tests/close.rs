@@ -293,8 +293,18 @@ each_engine! {
 #[tokio::test]
 async fn the_same_inputs_close_to_byte_identical_tables() {
     let mut lakes = Vec::new();
-    for scratch in ScratchDatabase::each().await {
+    for (engine, scratch) in ScratchDatabase::each().await.into_iter().enumerate() {
         let closed = Closed::ingested(scratch).await;
+        if engine == 1 {
+            // Batches as committed before they recorded their lake files: the close finds
+            // their files by listing the event tables, and bills the same events.
+            let pool = sqlx::AnyPool::connect(&closed._scratch.url).await.unwrap();
+            let forgotten = sqlx::query("UPDATE ingest_batches SET lake_files = NULL")
+                .execute(&pool)
+                .await
+                .unwrap();
+            assert!(forgotten.rows_affected() > 0);
+        }
         closed.close(may()).await.unwrap();
         let closes: Vec<_> = files_under(closed.lake_dir.path())
             .into_iter()

@@ -892,8 +892,8 @@ each_engine! {
             "not known at September's close"
         );
         // A committed batch is never turned back to pending (its files would be removed).
-        let (committed, _) = network.db.committed_batches().await.unwrap().remove(0);
-        assert!(network.db.begin_batch(&committed).await.is_err());
+        let committed = network.db.committed_batches().await.unwrap().remove(0);
+        assert!(network.db.begin_batch(&committed.batch, &[]).await.is_err());
         assert!(network.db.pending_batches().await.unwrap().is_empty());
         assert_eq!(
             billed_in("2026-10"),

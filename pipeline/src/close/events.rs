@@ -5,13 +5,14 @@
 //! An event is billed by the close of max(the first close that saw its batch, its play month):
 //! a batch committed since the last close is first seen by this one. Since the lake holds one
 //! file per batch and play date (`plays/play_date=D/<batch>.parquet`), that rule picks whole
-//! files: the events are read from the billed files only, and no row is tested.
+//! files ([`Billing`]): the events are read from the billed files only — on S3 only those are
+//! fetched — and no row is tested.
 
 use crate::domain::{parse_date, ChargeCode, KeychipId, Month, Parse, PaymentMethod, ProductCode};
-use crate::lake::layout::{partition_date, EventTable};
+use crate::lake::layout::{EventFile, EventTable};
 use chrono::NaiveDate;
 use polars::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Plays of one key-chip, charge and day.
@@ -34,22 +35,13 @@ pub struct DailyPurchases {
     pub quantity: i64,
 }
 
-/// The plays and purchases billed by the close of `month`, from the lake at `root`, with play
-/// dates up to `until`. `batches` are the committed batches with the first close that saw (or
-/// will see) each.
+/// The plays and purchases of the event `files` (those a [`Billing`] bills), read from the lake's
+/// copy at `root`.
 pub fn billed(
     root: &Path,
-    month: Month,
-    until: NaiveDate,
-    batches: &[(String, Month)],
+    files: &[&EventFile],
 ) -> PolarsResult<(Vec<DailyPlays>, Vec<DailyPurchases>)> {
-    let seen: HashMap<&str, Month> = batches.iter().map(|(b, m)| (b.as_str(), *m)).collect();
-    let billed = Billed {
-        root,
-        month,
-        until,
-        seen: &seen,
-    };
+    let billed = Billed { root, files };
     let keys = ["keychip_id", "play_date", "charge_code"];
     let plays = match billed.daily(EventTable::Plays, &keys, "count")? {
         None => Vec::new(),
@@ -115,52 +107,56 @@ fn date(text: Option<&str>) -> NaiveDate {
     parse_date(text.unwrap_or_default()).expect("the lake's partitions are dates")
 }
 
-/// What the close of `month` bills: play dates up to `until`, from the committed batches
-/// `seen` (with the first close that sees each).
+/// What one computation bills (`statements.md`): the month, its last play date, and the month
+/// whose close first sees the batches no close has seen yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Billing {
+    pub month: Month,
+    pub until: NaiveDate,
+    pub first_open: Month,
+}
+
+impl Billing {
+    /// What the close of `month` bills: every play date of the month and before.
+    pub fn close_of(month: Month) -> Billing {
+        Billing {
+            month,
+            until: month.last_day(),
+            first_open: month,
+        }
+    }
+
+    /// Whether the events of `file` are billed here, its batch first seen by the close of
+    /// `first_close` (none yet: the next close's). An event is billed by the close of max(the
+    /// first close that saw its batch, its play month).
+    pub fn bills(&self, file: &EventFile, first_close: Option<Month>) -> bool {
+        let first_close = first_close.unwrap_or(self.first_open);
+        let play_month = Month::of(file.date);
+        file.date <= self.until
+            && ((first_close == self.month && play_month <= self.month) || play_month == self.month)
+    }
+}
+
+/// The event files one computation bills, in the lake's copy at `root`.
 struct Billed<'a> {
     root: &'a Path,
-    month: Month,
-    until: NaiveDate,
-    seen: &'a HashMap<&'a str, Month>,
+    files: &'a [&'a EventFile],
 }
 
 impl Billed<'_> {
-    /// The files of `table` this close bills, by play date: those of committed batches, with
-    /// play dates up to `until`, whose batch this close sees first (play months up to `month`)
-    /// or whose play month is `month`.
-    fn files(&self, table: EventTable) -> std::io::Result<BTreeMap<NaiveDate, Vec<PathBuf>>> {
+    /// The billed files of `table`, by play date.
+    fn files(&self, table: EventTable) -> BTreeMap<NaiveDate, Vec<PathBuf>> {
         let mut files: BTreeMap<NaiveDate, Vec<PathBuf>> = BTreeMap::new();
-        let Ok(partitions) = std::fs::read_dir(self.root.join(table.name())) else {
-            return Ok(files);
-        };
-        for partition in partitions {
-            let partition = partition?;
-            let name = partition.file_name();
-            let date = name.to_str().and_then(partition_date);
-            let Some(date) = date.filter(|d| *d <= self.until) else {
-                continue;
-            };
-            let play_month = Month::of(date);
-            for file in std::fs::read_dir(partition.path())? {
-                let path = file?.path();
-                let batch = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default();
-                let Some(&first_close) = self.seen.get(batch) else {
-                    continue;
-                };
-                if (first_close == self.month && play_month <= self.month)
-                    || play_month == self.month
-                {
-                    files.entry(date).or_default().push(path);
-                }
-            }
+        for file in self.files.iter().filter(|f| f.table == table) {
+            files
+                .entry(file.date)
+                .or_default()
+                .push(self.root.join(file.path()));
         }
         for paths in files.values_mut() {
             paths.sort();
         }
-        Ok(files)
+        files
     }
 
     /// The daily sums of `measure` per `keys` (the second being the date, which the
@@ -172,7 +168,7 @@ impl Billed<'_> {
         keys: &[&str],
         measure: &str,
     ) -> PolarsResult<Option<DataFrame>> {
-        let files = self.files(table)?;
+        let files = self.files(table);
         if files.is_empty() {
             return Ok(None);
         }

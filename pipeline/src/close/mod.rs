@@ -22,16 +22,19 @@ mod totals;
 
 pub use attribution::{attribute, Place, PlacedDay, Usage};
 pub use documents::{verify, Verification};
+pub use events::Billing;
 pub use invoicing::{Invoice, InvoiceLine, LAST_INVOICE_NUMBER};
 pub use pricing::{BillingDetail, PaymentDetail, ReferenceRow};
 pub use reissue::{finish_rewrites, reissue, void_invoice, ReissueReport};
 pub use statements::{statements, Statements};
 
-use crate::db::{Database, DbError, DocumentRecord, InvoiceRecord, Issued};
+use crate::db::{CommittedBatch, Database, DbError, DocumentRecord, InvoiceRecord, Issued};
 use crate::domain::{
     InvoiceStatus, Issuer, MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates, Yen,
 };
-use crate::lake::layout::{closing_month_of, Area, StatementTable, PROVISIONAL};
+use crate::lake::layout::{
+    closing_month_of, Area, EventFile, EventTable, StatementTable, PROVISIONAL,
+};
 use crate::lake::{LakeError, LocalCopy, Location};
 use chrono::{Datelike, NaiveDate};
 use std::collections::BTreeMap;
@@ -119,6 +122,43 @@ impl CloseSettings {
     }
 }
 
+/// Every event file of the committed `batches`, with its batch's first close: as each batch
+/// recorded them, or, for batches that recorded none (committed before batches did), found by
+/// listing the event tables.
+async fn event_files(
+    lake: &Location,
+    batches: &[CommittedBatch],
+) -> Result<Vec<(EventFile, Option<Month>)>, CloseError> {
+    let mut files = Vec::new();
+    let mut unrecorded = BTreeMap::new();
+    for batch in batches {
+        match &batch.lake_files {
+            Some(paths) => files.extend(
+                paths
+                    .iter()
+                    .filter_map(|p| EventFile::parse(p))
+                    .map(|f| (f, batch.first_close)),
+            ),
+            None => {
+                unrecorded.insert(batch.batch.as_str(), batch.first_close);
+            }
+        }
+    }
+    if !unrecorded.is_empty() {
+        for table in EventTable::ALL {
+            for entry in lake.list(&format!("{}/", table.name())).await? {
+                let Some(file) = EventFile::parse(&entry.path) else {
+                    continue;
+                };
+                if let Some(first) = unrecorded.get(file.batch.as_str()) {
+                    files.push((file, *first));
+                }
+            }
+        }
+    }
+    Ok(files)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseReport {
     pub month: Month,
@@ -132,22 +172,38 @@ pub struct CloseReport {
 }
 
 /// What a close computes from: the master data, the slips, the committed batches (with the
-/// close that first saw each) and the lake's events as local files. Read once, it serves every
-/// month a refresh computes.
+/// close that first saw each), their event files and a local copy of those that the
+/// computations read (on S3 only those are fetched). Read once, it serves every month a
+/// refresh computes.
 struct Inputs {
     master: MasterData,
     slips: Vec<crate::domain::AdjustmentSlip>,
-    batches: Vec<(String, Option<Month>)>,
+    batches: Vec<CommittedBatch>,
+    /// Every committed event file, with the first close of its batch.
+    files: Vec<(EventFile, Option<Month>)>,
     events: LocalCopy,
 }
 
 impl Inputs {
-    async fn read(db: &Database, lake: &Location) -> Result<Inputs, CloseError> {
+    /// The inputs of the computations `billings`.
+    async fn read(
+        db: &Database,
+        lake: &Location,
+        billings: &[Billing],
+    ) -> Result<Inputs, CloseError> {
+        let batches = db.committed_batches().await?;
+        let files = event_files(lake, &batches).await?;
+        let needed: Vec<String> = files
+            .iter()
+            .filter(|(file, first)| billings.iter().any(|b| b.bills(file, *first)))
+            .map(|(file, _)| file.path())
+            .collect();
         Ok(Inputs {
             master: db.master_data().await?,
             slips: db.adjustment_slips().await?,
-            batches: db.committed_batches().await?,
-            events: lake.local_copy(&["plays/", "purchases/"]).await?,
+            batches,
+            files,
+            events: lake.local_files(&needed).await?,
         })
     }
 
@@ -155,32 +211,30 @@ impl Inputs {
     fn new_batches(&self) -> Vec<String> {
         self.batches
             .iter()
-            .filter(|(_, first)| first.is_none())
-            .map(|(batch, _)| batch.clone())
+            .filter(|b| b.first_close.is_none())
+            .map(|b| b.batch.clone())
             .collect()
     }
 
-    /// The statements of `month`. The batches no close has seen yet count as first seen by
-    /// `first_open` (the month the next close is for); only the play dates up to `until` are
-    /// billed.
+    /// The statements of `billing.month` (its first invoice numbered `first_invoice_number`).
     fn compute(
         &self,
         first_invoice_number: u32,
-        month: Month,
-        first_open: Month,
-        until: NaiveDate,
+        billing: Billing,
     ) -> Result<Statements, CloseError> {
         let started = std::time::Instant::now();
+        let month = billing.month;
         let rates = Rates::on(&self.master, month.last_day()).map_err(CloseError::Rates)?;
-        let seen: Vec<(String, Month)> = self
-            .batches
+        let billed: Vec<&EventFile> = self
+            .files
             .iter()
-            .map(|(batch, first)| (batch.clone(), first.unwrap_or(first_open)))
+            .filter(|(file, first)| billing.bills(file, *first))
+            .map(|(file, _)| file)
             .collect();
         // polars runs its own runtime: it reads on a thread outside ours.
         let (plays, purchases) = std::thread::scope(|scope| {
             scope
-                .spawn(|| events::billed(self.events.root(), month, until, &seen))
+                .spawn(|| events::billed(self.events.root(), &billed))
                 .join()
         })
         .expect("reading the lake does not panic")?;
@@ -266,8 +320,9 @@ pub async fn close_month(
     let first_number = db
         .next_invoice_number(settings.invoice_number_start)
         .await?;
-    let inputs = Inputs::read(db, lake).await?;
-    let statements = &inputs.compute(first_number, month, month, month.last_day())?;
+    let billing = Billing::close_of(month);
+    let inputs = Inputs::read(db, lake, &[billing]).await?;
+    let statements = &inputs.compute(first_number, billing)?;
     let hazards = hazards(db, statements, month, overrides).await?;
     if !hazards.is_empty() {
         return Err(CloseError::Unsafe(format!(
@@ -369,8 +424,9 @@ pub async fn preview_close(
     let first_number = db
         .next_invoice_number(settings.invoice_number_start)
         .await?;
-    let inputs = Inputs::read(db, lake).await?;
-    let statements = inputs.compute(first_number, month, month, month.last_day())?;
+    let billing = Billing::close_of(month);
+    let inputs = Inputs::read(db, lake, &[billing]).await?;
+    let statements = inputs.compute(first_number, billing)?;
     let hazards = hazards(db, &statements, month, Overrides::default()).await?;
     let previous_invoices = db.invoices_of(month.previous()).await?;
     let previous_pay = previous_pay(lake, month.previous()).await?;
@@ -460,18 +516,22 @@ pub async fn refresh(
             lake.delete(&entry.path).await?;
         }
     }
-    let open: Vec<Month> = std::iter::successors(Some(first_open), |m| Some(m.next()))
+    let open: Vec<Billing> = std::iter::successors(Some(first_open), |m| Some(m.next()))
         .take_while(|m| m.first_day() <= yesterday)
+        .map(|month| Billing {
+            month,
+            until: month.last_day().min(yesterday),
+            first_open,
+        })
         .collect();
     if open.is_empty() {
         return Ok(Vec::new());
     }
-    let inputs = Inputs::read(db, lake).await?;
+    let inputs = Inputs::read(db, lake, &open).await?;
     let mut reports = Vec::new();
-    for month in open {
-        let until = month.last_day().min(yesterday);
-        let mut statements =
-            inputs.compute(settings.invoice_number_start, month, first_open, until)?;
+    for billing in open {
+        let (month, until) = (billing.month, billing.until);
+        let mut statements = inputs.compute(settings.invoice_number_start, billing)?;
         statements.invoices.clear();
         let dates = settings.dates(month);
         let tables = tables::Written {

@@ -108,22 +108,36 @@ async fn forget_rewrite(tx: &mut sqlx::Transaction<'_, sqlx::Any>, number: &str)
     Ok(())
 }
 
+/// A committed ingest batch: the month of the first close that saw it (none yet for the
+/// batches committed since the last close) and the lake files it wrote (none recorded for a
+/// batch committed before they were).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedBatch {
+    pub batch: String,
+    pub first_close: Option<Month>,
+    pub lake_files: Option<Vec<String>>,
+}
+
 impl Database {
     /// Every committed ingest batch, with the month of the first close that saw it (none yet
     /// for the batches committed since the last close).
-    pub async fn committed_batches(&self) -> DbResult<Vec<(String, Option<Month>)>> {
+    pub async fn committed_batches(&self) -> DbResult<Vec<CommittedBatch>> {
         let rows = sqlx::query(
-            "SELECT batch, first_close FROM ingest_batches WHERE state = 'committed' ORDER BY batch",
+            "SELECT batch, first_close, lake_files FROM ingest_batches \
+             WHERE state = 'committed' ORDER BY batch",
         )
         .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|row| {
                 let c = Cells::new(row, "ingest_batches");
-                Ok((
-                    c.text("batch")?,
-                    c.parse_optional("first_close", Month::parse)?,
-                ))
+                Ok(CommittedBatch {
+                    batch: c.text("batch")?,
+                    first_close: c.parse_optional("first_close", Month::parse)?,
+                    lake_files: c
+                        .optional_text("lake_files")?
+                        .map(super::ingest::split_lines),
+                })
             })
             .collect()
     }

@@ -7,6 +7,11 @@ use crate::domain::parse_date;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use std::collections::HashMap;
 
+/// The lake files of a batch, as recorded one per line.
+pub(super) fn split_lines(files: String) -> Vec<String> {
+    files.lines().map(str::to_owned).collect()
+}
+
 /// A file that an ingest run has taken in, with its counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestedFile {
@@ -57,28 +62,38 @@ pub struct BatchCommit {
 }
 
 impl Database {
-    /// Batches recorded as started and never committed: those of killed runs.
-    pub async fn pending_batches(&self) -> DbResult<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT batch FROM ingest_batches WHERE state = 'pending' ORDER BY batch")
-                .fetch_all(self.pool())
-                .await?;
+    /// Batches recorded as started and never committed (those of killed runs), with the lake
+    /// files each was about to write (none recorded: a batch begun before they were).
+    pub async fn pending_batches(&self) -> DbResult<Vec<(String, Option<Vec<String>>)>> {
+        let rows = sqlx::query(
+            "SELECT batch, lake_files FROM ingest_batches WHERE state = 'pending' ORDER BY batch",
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
-            .map(|row| Cells::new(row, "ingest_batches").text("batch"))
+            .map(|row| {
+                let c = Cells::new(row, "ingest_batches");
+                Ok((
+                    c.text("batch")?,
+                    c.optional_text("lake_files")?.map(split_lines),
+                ))
+            })
             .collect()
     }
 
-    /// Record that `batch` is about to write to the lake. A committed batch is never turned
-    /// back to pending (its files would be removed as a killed run's): that is an error.
-    pub async fn begin_batch(&self, batch: &str) -> DbResult<()> {
+    /// Record that `batch` is about to write `files` to the lake. A committed batch is never
+    /// turned back to pending (its files would be removed as a killed run's): that is an error.
+    pub async fn begin_batch(&self, batch: &str, files: &[String]) -> DbResult<()> {
         let started = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
         let begun = sqlx::query(
-            "INSERT INTO ingest_batches (batch, state, started_at) VALUES ($1, 'pending', $2) \
-             ON CONFLICT (batch) DO UPDATE SET started_at = excluded.started_at \
-             WHERE ingest_batches.state = 'pending'",
+            "INSERT INTO ingest_batches (batch, state, started_at, lake_files) \
+             VALUES ($1, 'pending', $2, $3) \
+             ON CONFLICT (batch) DO UPDATE SET started_at = excluded.started_at, \
+             lake_files = excluded.lake_files WHERE ingest_batches.state = 'pending'",
         )
         .bind(batch)
         .bind(started)
+        .bind(files.join("\n"))
         .execute(self.pool())
         .await?;
         if begun.rows_affected() == 0 {
@@ -278,8 +293,8 @@ impl Database {
         .await?;
         let started = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
         sqlx::query(
-            "INSERT INTO ingest_batches (batch, state, started_at) VALUES ($1, 'committed', $2) \
-             ON CONFLICT (batch) DO UPDATE SET state = 'committed'",
+            "INSERT INTO ingest_batches (batch, state, started_at, lake_files) \
+             VALUES ($1, 'committed', $2, '') ON CONFLICT (batch) DO UPDATE SET state = 'committed'",
         )
         .bind(&commit.batch)
         .bind(started)

@@ -13,7 +13,7 @@ mod ledger;
 mod master;
 mod outbox;
 
-pub use close::{InvoiceRecord, Issued, PendingRewrite, RewriteKind};
+pub use close::{CommittedBatch, InvoiceRecord, Issued, PendingRewrite, RewriteKind};
 pub use documents::DocumentRecord;
 pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use lease::{Holder, Lease};

@@ -58,8 +58,8 @@ pub async fn ingest(
     progress: &dyn Progress,
 ) -> Result<IngestReport, IngestError> {
     let mut report = IngestReport::default();
-    for batch in db.pending_batches().await? {
-        remove_batch(lake, &batch).await?;
+    for (batch, files) in db.pending_batches().await? {
+        remove_batch(lake, &batch, files).await?;
         db.forget_batch(&batch).await?;
         report.removed.push(batch);
     }
@@ -161,8 +161,19 @@ fn batch_name(files: &[(Delivery, Fetched)], open: &[OpenRow], accepted: &[&Open
     hex::encode(hasher.finalize())[..16].to_owned()
 }
 
-/// Remove every lake file of `batch`.
-async fn remove_batch(lake: &Location, batch: &str) -> Result<(), LakeError> {
+/// Remove every lake file of `batch`: the `files` it recorded, or when it recorded none (a batch
+/// begun before batches did), every file of its name found by listing the tables.
+async fn remove_batch(
+    lake: &Location,
+    batch: &str,
+    files: Option<Vec<String>>,
+) -> Result<(), LakeError> {
+    if let Some(files) = files {
+        for path in files {
+            lake.delete(&path).await?;
+        }
+        return Ok(());
+    }
     let name = format!("{batch}.parquet");
     let tables = EventTable::ALL.map(EventTable::name);
     for table in tables.iter().chain(&[QUARANTINE]) {
@@ -499,7 +510,7 @@ impl<'m> BatchRun<'m> {
         let wrote = !self.partitions.is_empty();
         let started = std::time::Instant::now();
         if wrote {
-            db.begin_batch(&batch).await?;
+            db.begin_batch(&batch, &self.partitions.paths()).await?;
             self.partitions.publish(lake).await?;
             crate::failpoint("ingest-before-commit");
         }

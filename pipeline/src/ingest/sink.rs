@@ -119,6 +119,11 @@ impl Partitions {
         self.open.is_empty()
     }
 
+    /// The lake paths of the batch's files, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.open.keys().cloned().collect()
+    }
+
     /// Close every file and put it in place; the paths written and their row counts.
     pub async fn publish(self, lake: &Location) -> LakeResult<Vec<(String, u64)>> {
         let mut written = Vec::new();

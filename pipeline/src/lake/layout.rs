@@ -62,6 +62,35 @@ impl EventTable {
     }
 }
 
+/// A file of accepted events: `<table>/<date column>=<date>/<batch>.parquet`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventFile {
+    pub table: EventTable,
+    pub date: NaiveDate,
+    pub batch: String,
+}
+
+impl EventFile {
+    /// The event file at `path`, or none when `path` is another file of the lake.
+    pub fn parse(path: &str) -> Option<EventFile> {
+        let mut parts = path.split('/');
+        let (name, folder, file) = (parts.next()?, parts.next()?, parts.next()?);
+        let table = EventTable::ALL.into_iter().find(|t| t.name() == name)?;
+        let (column, _) = folder.split_once('=')?;
+        let batch = file.strip_suffix(".parquet")?;
+        let parsed = EventFile {
+            table,
+            date: partition_date(folder)?,
+            batch: batch.to_owned(),
+        };
+        (column == table.date_column() && parts.next().is_none()).then_some(parsed)
+    }
+
+    pub fn path(&self) -> String {
+        self.table.path(self.date, &self.batch)
+    }
+}
+
 /// The lake's quarantine: each rejected line once, in the batch that first rejected it.
 pub const QUARANTINE: &str = "quarantine";
 
@@ -183,6 +212,30 @@ pub fn closing_month_of(path: &str) -> Option<Month> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_files_parse_back_and_nothing_else_is_one() {
+        let date = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+        for table in EventTable::ALL {
+            let path = table.path(date, "0a1b2c");
+            let file = EventFile::parse(&path).expect("an event file");
+            assert_eq!(
+                (file.table, file.date, file.batch.as_str()),
+                (table, date, "0a1b2c")
+            );
+            assert_eq!(file.path(), path);
+        }
+        for other in [
+            quarantine_path(EventTable::Plays, date, "0a1b2c"),
+            "plays/purchase_date=2026-10-31/b.parquet".to_owned(),
+            "plays/play_date=2026-10-31/b.csv".to_owned(),
+            "plays/play_date=2026-10-31/x/b.parquet".to_owned(),
+            "plays/play_date=2026-13-01/b.parquet".to_owned(),
+            "master/partners.parquet".to_owned(),
+        ] {
+            assert_eq!(EventFile::parse(&other), None, "{other}");
+        }
+    }
 
     #[test]
     fn paths_are_those_of_lake_md_and_parse_back() {

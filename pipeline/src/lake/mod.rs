@@ -62,6 +62,24 @@ pub struct Location {
     url: String,
     /// The directory of a `file://` location.
     local: Option<std::path::PathBuf>,
+    /// What was read from a remote store through this location (and its clones).
+    fetched: Arc<Fetched>,
+}
+
+/// Objects and bytes read from a remote store: what a command cost in transfer.
+#[derive(Debug, Default)]
+struct Fetched {
+    objects: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl Fetched {
+    fn add(&self, path: &str, bytes: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        tracing::debug!(path, bytes, "fetched");
+        self.objects.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(bytes as u64, Relaxed);
+    }
 }
 
 /// A location's objects as local files: the directory itself for a local location, a
@@ -104,6 +122,7 @@ impl Location {
                 prefix: String::new(),
                 url: crate::domain::redacted(url),
                 local: Some(dir),
+                fetched: Default::default(),
             });
         }
         if let Some(rest) = url.strip_prefix("s3://") {
@@ -121,6 +140,7 @@ impl Location {
                 prefix,
                 url: crate::domain::redacted(url),
                 local: None,
+                fetched: Default::default(),
             });
         }
         Err(LakeError::UnsupportedUrl(crate::domain::redacted(url)))
@@ -128,6 +148,15 @@ impl Location {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The objects and bytes read so far from a remote store (none for a local directory).
+    pub fn fetched(&self) -> Option<(u64, u64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let f = &self.fetched;
+        self.local
+            .is_none()
+            .then(|| (f.objects.load(Relaxed), f.bytes.load(Relaxed)))
     }
 
     /// The object path of `path`: as it is when it is a valid key (so that a key listed with
@@ -215,7 +244,9 @@ impl Location {
             .get(&self.full(path))
             .await
             .map_err(|e| self.error(e))?;
-        result.bytes().await.map_err(|e| self.error(e))
+        let bytes = result.bytes().await.map_err(|e| self.error(e))?;
+        self.fetched.add(path, bytes.len());
+        Ok(bytes)
     }
 
     /// The whole object at `path`, or none when there is none.
@@ -228,7 +259,11 @@ impl Location {
             };
         }
         match self.store.get(&self.full(path)).await {
-            Ok(result) => Ok(Some(result.bytes().await.map_err(|e| self.error(e))?)),
+            Ok(result) => {
+                let bytes = result.bytes().await.map_err(|e| self.error(e))?;
+                self.fetched.add(path, bytes.len());
+                Ok(Some(bytes))
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.error(e)),
         }
@@ -249,9 +284,13 @@ impl Location {
             .await
             .map_err(|e| self.error(e))?;
         let mut stream = result.into_stream();
+        let mut bytes = 0;
         while let Some(chunk) = stream.next().await {
-            sink(&chunk.map_err(|e| self.error(e))?)?;
+            let chunk = chunk.map_err(|e| self.error(e))?;
+            bytes += chunk.len();
+            sink(&chunk)?;
         }
+        self.fetched.add(path, bytes);
         Ok(())
     }
 
@@ -294,8 +333,25 @@ impl Location {
         Ok((entries, unlisted))
     }
 
-    /// The objects under `prefixes` as local files, for readers that read files (polars).
+    /// The objects whose paths start with one of `prefixes` (a folder such as `plays/`, or a
+    /// file such as `master/partners.parquet`) as local files, for readers that read files
+    /// (polars).
     pub async fn local_copy(&self, prefixes: &[&str]) -> LakeResult<LocalCopy> {
+        let mut paths = Vec::new();
+        if self.local.is_none() {
+            for prefix in prefixes {
+                let folder = &prefix[..prefix.rfind('/').map_or(0, |i| i + 1)];
+                let listed = self.list(folder).await?.into_iter().map(|e| e.path);
+                paths.extend(listed.filter(|p| p.starts_with(prefix)));
+            }
+        }
+        self.local_files(&paths).await
+    }
+
+    /// The objects at `paths` as local files, for readers that read files (polars): the
+    /// directory itself for a local location; for a remote one, a temporary copy of those
+    /// objects only.
+    pub async fn local_files(&self, paths: &[String]) -> LakeResult<LocalCopy> {
         if let Some(dir) = &self.local {
             return Ok(LocalCopy {
                 root: dir.clone(),
@@ -303,16 +359,12 @@ impl Location {
             });
         }
         let temp = tempfile::tempdir()?;
-        for prefix in prefixes {
-            for entry in self.list(prefix).await? {
-                let target = temp.path().join(&entry.path);
-                std::fs::create_dir_all(target.parent().expect("an object has a folder"))?;
-                let mut file = std::fs::File::create(&target)?;
-                self.get_into(&entry.path, |chunk| {
-                    std::io::Write::write_all(&mut file, chunk)
-                })
+        for path in paths {
+            let target = temp.path().join(path);
+            std::fs::create_dir_all(target.parent().expect("an object has a folder"))?;
+            let mut file = std::fs::File::create(&target)?;
+            self.get_into(path, |chunk| std::io::Write::write_all(&mut file, chunk))
                 .await?;
-            }
         }
         Ok(LocalCopy {
             root: temp.path().to_owned(),
