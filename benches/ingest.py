@@ -153,7 +153,7 @@ def kakin(work, demo):
         shutil.rmtree(os.path.join(work, path), ignore_errors=True)
         if os.path.exists(os.path.join(work, path)):
             os.remove(os.path.join(work, path))
-    env = dict(os.environ, KAKIN_LOG="warn", KAKIN_DATABASE_URL=f"sqlite://{work}/kakin.db",
+    env = dict(os.environ, KAKIN_DATABASE_URL=f"sqlite://{work}/kakin.db",
                KAKIN_LAKE_URL=f"file://{work}/lake", KAKIN_INCOMING_URL=f"file://{demo}/incoming")
     subprocess.run([KAKIN, "master", "import", f"{demo}/master"], env=env, check=True, stdout=subprocess.DEVNULL)
     seconds, peak, out = measured([KAKIN, "ingest"], env=env)

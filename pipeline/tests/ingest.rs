@@ -425,47 +425,6 @@ each_engine! {
     }
 }
 
-each_engine! {
-    async fn ids_of_the_text_ledger_are_moved_to_keys_and_still_make_duplicates(scratch) {
-        let world = World::new(scratch).await;
-        let line = |id: &str, count: u32| {
-            format!("{id},A72E01A0001,2026-10-01T10:00:00+09:00,SH4,SH4-STONE,{count}\n")
-        };
-        world.deliver("plays/2026-10-02/a.csv", &(PLAYS.to_owned() + &line("OLD1", 1) + &line("OLD2", 1)));
-        world.ingest().await;
-        // The ledger as a database before migration 0010 held it: ids as text.
-        let pool = sqlx::AnyPool::connect(&world._scratch.url).await.unwrap();
-        // Both lines say the same but for their ids: one content hash.
-        let hashes = sqlx::query("SELECT DISTINCT content_hash FROM accepted_ids")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        assert_eq!(hashes.len(), 1);
-        let content: i64 = sqlx::Row::get(&hashes[0], "content_hash");
-        sqlx::query("DELETE FROM accepted_ids").execute(&pool).await.unwrap();
-        for id in ["OLD1", "OLD2"] {
-            sqlx::query("INSERT INTO accepted_events (feed, event_id, content_hash) VALUES ('plays', $1, $2)")
-                .bind(id)
-                .bind(content)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        // The next connection moves them; a second one finds nothing left to move.
-        Database::connect(&world._scratch.url).await.unwrap();
-        Database::connect(&world._scratch.url).await.unwrap();
-        let left = sqlx::query("SELECT count(*) AS n FROM accepted_events").fetch_one(&pool).await.unwrap();
-        assert_eq!(sqlx::Row::get::<i64, _>(&left, "n"), 0);
-        let keyed = sqlx::query("SELECT count(*) AS n FROM accepted_ids").fetch_one(&pool).await.unwrap();
-        assert_eq!(sqlx::Row::get::<i64, _>(&keyed, "n"), 2);
-        // Delivered again (another file), the ids are known: duplicates, not accepted twice.
-        world.deliver("plays/2026-10-03/b.csv", &(PLAYS.to_owned() + &line("OLD1", 1) + &line("OLD2", 1) + &line("NEW", 1)));
-        let report = world.ingest().await;
-        let again = counts(&report, "plays/2026-10-03/b.csv");
-        assert_eq!((again.accepted, again.duplicates, again.quarantined), (1, 2, 0));
-    }
-}
-
 /// A gzip of `bytes`.
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Write;

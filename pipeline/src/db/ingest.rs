@@ -40,31 +40,11 @@ pub struct OpenRow {
     pub detail: String,
 }
 
-/// An event id's key in the id ledger: the 128-bit xxh3 hash of the id, seeded by its feed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LedgerKey(u128);
-
-impl LedgerKey {
-    pub fn of(feed: &str, event_id: &str) -> LedgerKey {
-        use twox_hash::{XxHash3_128, XxHash3_64};
-        let seed = XxHash3_64::oneshot(feed.as_bytes());
-        LedgerKey(XxHash3_128::oneshot_with_seed(seed, event_id.as_bytes()))
-    }
-
-    /// The key as the ledger's two BIGINT columns.
-    fn columns(self) -> (i64, i64) {
-        ((self.0 >> 64) as i64, self.0 as i64)
-    }
-
-    fn from_columns(hi: i64, lo: i64) -> LedgerKey {
-        LedgerKey((u128::from(hi as u64) << 64) | u128::from(lo as u64))
-    }
-}
-
 /// An id accepted into the lake, and the hash of its content as parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedId {
-    pub key: LedgerKey,
+    pub feed: &'static str,
+    pub event_id: String,
     pub content_hash: i64,
 }
 
@@ -163,26 +143,26 @@ impl Database {
             .collect()
     }
 
-    /// The content hash accepted earlier under each of `keys`, for those accepted.
-    pub async fn accepted_contents(&self, keys: &[LedgerKey]) -> DbResult<HashMap<LedgerKey, i64>> {
-        let asked: std::collections::HashSet<&LedgerKey> = keys.iter().collect();
+    /// The content hash accepted earlier under each of `ids` of `feed`, for those accepted.
+    pub async fn accepted_contents(
+        &self,
+        feed: &str,
+        ids: &[&str],
+    ) -> DbResult<HashMap<String, i64>> {
         let mut found = HashMap::new();
-        for chunk in keys.chunks(PARAMETERS_PER_STATEMENT) {
+        for chunk in ids.chunks(PARAMETERS_PER_STATEMENT) {
             let statement = format!(
-                "SELECT key_hi, key_lo, content_hash FROM accepted_ids WHERE key_hi IN ({})",
-                self.placeholders(1, chunk.len())
+                "SELECT event_id, content_hash FROM accepted_events WHERE feed = {} AND event_id IN ({})",
+                self.placeholders(1, 1),
+                self.placeholders(2, chunk.len())
             );
-            let mut query = sqlx::query(&statement);
-            for key in chunk {
-                query = query.bind(key.columns().0);
+            let mut query = sqlx::query(&statement).bind(feed);
+            for id in chunk {
+                query = query.bind(*id);
             }
             for row in query.fetch_all(self.pool()).await? {
-                let c = Cells::new(&row, "accepted_ids");
-                let key = LedgerKey::from_columns(c.int("key_hi")?, c.int("key_lo")?);
-                // A row that shares only the first half of a key is another id's.
-                if asked.contains(&key) {
-                    found.insert(key, c.int("content_hash")?);
-                }
+                let c = Cells::new(&row, "accepted_events");
+                found.insert(c.text("event_id")?, c.int("content_hash")?);
             }
         }
         Ok(found)
@@ -210,53 +190,6 @@ impl Database {
                 })
             })
             .collect()
-    }
-
-    /// Move the ids of the text ledger (`accepted_events`, before migration 0010) to the keyed
-    /// one, hashed as ingest keys them: done by the first connection after the migration (SQL
-    /// cannot compute xxh3), in one transaction; a second process waits for it and finds none.
-    pub(super) async fn move_text_ledger(&self) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
-        let rows =
-            sqlx::query("DELETE FROM accepted_events RETURNING feed, event_id, content_hash")
-                .fetch_all(&mut *tx)
-                .await?;
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut accepted = rows
-            .iter()
-            .map(|row| {
-                let c = Cells::new(row, "accepted_events");
-                Ok(AcceptedId {
-                    key: LedgerKey::of(&c.text("feed")?, &c.text("event_id")?),
-                    content_hash: c.int("content_hash")?,
-                })
-            })
-            .collect::<DbResult<Vec<_>>>()?;
-        accepted.sort_unstable_by_key(|a| a.key);
-        self.insert_ids(&mut tx, &accepted).await?;
-        tx.commit().await?;
-        tracing::info!(ids = accepted.len(), "the id ledger moved to 128-bit keys");
-        Ok(())
-    }
-
-    /// Insert `accepted` (sorted by key) into the id ledger.
-    async fn insert_ids(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        accepted: &[AcceptedId],
-    ) -> DbResult<()> {
-        self.insert_rows(
-            tx,
-            "accepted_ids",
-            &["key_hi", "key_lo", "content_hash"],
-            accepted.iter().map(|a| {
-                let (hi, lo) = a.key.columns();
-                vec![Cell::Int(hi), Cell::Int(lo), Cell::Int(a.content_hash)]
-            }),
-        )
-        .await
     }
 
     /// Commit what a batch did, and mark it committed.
@@ -305,9 +238,16 @@ impl Database {
             }),
         )
         .await?;
-        let mut accepted = commit.accepted.clone();
-        accepted.sort_unstable_by_key(|a| a.key);
-        self.insert_ids(&mut tx, &accepted).await?;
+        self.insert_rows(
+            &mut tx,
+            "accepted_events",
+            &["feed", "event_id", "content_hash"],
+            commit
+                .accepted
+                .iter()
+                .map(|a| vec![text(a.feed), text(&a.event_id), Cell::Int(a.content_hash)]),
+        )
+        .await?;
         for (file, line) in &commit.closed {
             sqlx::query("DELETE FROM open_quarantine WHERE file = $1 AND line = $2")
                 .bind(file)

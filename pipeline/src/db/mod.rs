@@ -15,7 +15,7 @@ mod outbox;
 
 pub use close::{CommittedBatch, InvoiceRecord, Issued, PendingRewrite, RewriteKind};
 pub use documents::DocumentRecord;
-pub use ingest::{AcceptedId, BatchCommit, IngestedFile, LedgerKey, OpenRow};
+pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
 pub use lease::{Holder, Lease};
 pub use ledger::{Run, RunId, Statistics};
 pub use outbox::{now_ms, NewEmail, OutboxEmail};
@@ -91,9 +91,7 @@ impl Database {
             .connect(&url)
             .await?;
         MIGRATIONS.run(&pool).await?;
-        let database = Database { pool, engine };
-        database.move_text_ledger().await?;
-        Ok(database)
+        Ok(Database { pool, engine })
     }
 
     pub fn pool(&self) -> &AnyPool {

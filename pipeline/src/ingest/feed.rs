@@ -2,7 +2,6 @@
 //! `malformed` and `invalid_value` reasons), and how an accepted event is stored in the lake.
 
 use super::sink::Value;
-use crate::db::LedgerKey;
 use crate::domain::*;
 use crate::lake::layout::EventTable;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -214,11 +213,6 @@ pub struct Event {
 }
 
 impl Event {
-    /// The event's id as the id ledger keys it.
-    pub fn key(&self) -> LedgerKey {
-        LedgerKey::of(self.feed.name(), &self.id)
-    }
-
     /// A hash (xxh3, 64 bits) of the event's content as parsed: equal for the same values
     /// however they were written. Two contents of one id that differ are told apart but for a
     /// chance of one in 2^64.

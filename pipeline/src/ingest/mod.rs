@@ -23,7 +23,7 @@ mod sink;
 pub use feed::Feed;
 pub use report::{FileCounts, FileOutcome, FileReport, IngestReport, Progress, RetryCounts};
 
-use crate::db::{AcceptedId, BatchCommit, Database, DbError, IngestedFile, LedgerKey, OpenRow};
+use crate::db::{AcceptedId, BatchCommit, Database, DbError, IngestedFile, OpenRow};
 use crate::domain::QuarantineReason;
 use crate::lake::layout::{quarantine_path, EventTable, QUARANTINE};
 use crate::lake::{LakeError, Location};
@@ -198,7 +198,7 @@ static QUARANTINE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// The database's answer about a chunk's ids, on its way.
-type Asking = tokio::task::JoinHandle<Result<HashMap<LedgerKey, i64>, DbError>>;
+type Asking = tokio::task::JoinHandle<Result<HashMap<String, i64>, DbError>>;
 
 enum Decision {
     Accept,
@@ -210,8 +210,8 @@ enum Decision {
 struct BatchRun<'m> {
     master: &'m MasterIndex,
     partitions: Partitions,
-    /// Ids accepted by this run: index into `commit.accepted`.
-    seen: ahash::AHashMap<LedgerKey, usize>,
+    /// Ids accepted by this run, per feed: index into `commit.accepted`.
+    seen: [ahash::AHashMap<String, usize>; 2],
     commit: BatchCommit,
 }
 
@@ -229,26 +229,28 @@ impl<'m> BatchRun<'m> {
     }
 
     /// The content hash accepted earlier under `event`'s id, by this run or an earlier one.
-    fn earlier(&self, event: &Event, found: &HashMap<LedgerKey, i64>) -> Option<i64> {
-        let key = event.key();
-        match self.seen.get(&key) {
+    fn earlier(&self, event: &Event, found: &HashMap<String, i64>) -> Option<i64> {
+        match self.seen[event.feed as usize].get(&event.id) {
             Some(&i) => Some(self.commit.accepted[i].content_hash),
-            None => found.get(&key).copied(),
+            None => found.get(&event.id).copied(),
         }
     }
 
     /// Start asking the database for the content hashes accepted earlier under the ids of
     /// `chunk` that this batch has not accepted.
-    fn ask(&self, db: &Database, chunk: Chunk) -> (Chunk, Asking) {
-        let keys: Vec<LedgerKey> = chunk
+    fn ask(&self, db: &Database, feed: Feed, chunk: Chunk) -> (Chunk, Asking) {
+        let ids: Vec<String> = chunk
             .lines
             .iter()
             .filter_map(|l| l.parsed.as_ref().ok())
-            .map(|(e, _)| e.key())
-            .filter(|key| !self.seen.contains_key(key))
+            .filter(|(e, _)| !self.seen[feed as usize].contains_key(&e.id))
+            .map(|(e, _)| e.id.clone())
             .collect();
         let db = db.clone();
-        let asking = tokio::spawn(async move { db.accepted_contents(&keys).await });
+        let asking = tokio::spawn(async move {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            db.accepted_contents(feed.name(), &ids).await
+        });
         (chunk, asking)
     }
 
@@ -288,9 +290,12 @@ impl<'m> BatchRun<'m> {
         self.partitions
             .push(path, event.feed.schema(), &event.values(batch))?;
         let index = self.commit.accepted.len();
-        let key = event.key();
-        self.seen.insert(key, index);
-        self.commit.accepted.push(AcceptedId { key, content_hash });
+        self.seen[event.feed as usize].insert(event.id.clone(), index);
+        self.commit.accepted.push(AcceptedId {
+            feed: event.feed.name(),
+            event_id: event.id.clone(),
+            content_hash,
+        });
         Ok(())
     }
 
@@ -321,21 +326,21 @@ impl<'m> BatchRun<'m> {
         }
         let mut decided = Vec::new();
         for feed in Feed::ALL {
-            let keys: Vec<LedgerKey> = parsed
+            let ids: Vec<&str> = parsed
                 .iter()
                 .filter(|(_, f, _)| *f == feed)
-                .filter_map(|(_, _, e)| e.as_ref().ok().map(|(e, _)| e.key()))
+                .filter_map(|(_, _, e)| e.as_ref().ok().map(|(e, _)| e.id.as_str()))
                 .collect();
-            let found = db.accepted_contents(&keys).await?;
+            let found = db.accepted_contents(feed.name(), &ids).await?;
             // Ids accepted by this retry so far (an open row may repeat another's id).
-            let mut taken: HashMap<LedgerKey, i64> = HashMap::new();
+            let mut taken: HashMap<&str, i64> = HashMap::new();
             for (row, _, event) in parsed.iter().filter(|(_, f, _)| *f == feed) {
                 let decision = self.decide(event, row.delivery_date, |e| {
-                    let key = e.key();
-                    taken.get(&key).or_else(|| found.get(&key)).copied()
+                    let taken_here = taken.get(e.id.as_str()).copied();
+                    taken_here.or_else(|| found.get(&e.id).copied())
                 });
                 if let (Decision::Accept, Ok((event, content))) = (&decision, event) {
-                    taken.insert(event.key(), *content);
+                    taken.insert(&event.id, *content);
                 }
                 decided.push((*row, event, decision));
             }
@@ -404,11 +409,11 @@ impl<'m> BatchRun<'m> {
         // The database is asked about a chunk's ids while the chunk before it is decided: a
         // decision looks at this batch's own acceptances first, so an id accepted meanwhile is
         // still seen.
-        let mut next = received.recv().await.map(|chunk| self.ask(db, chunk));
+        let mut next = received.recv().await.map(|chunk| self.ask(db, feed, chunk));
         while let Some((chunk, asking)) = next.take() {
             let found = asking.await.expect("the lookup does not panic")?;
             if let Some(following) = received.recv().await {
-                next = Some(self.ask(db, following));
+                next = Some(self.ask(db, feed, following));
             }
             counts.blank += chunk.blank;
             for line in chunk.lines {
