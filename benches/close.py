@@ -18,19 +18,17 @@ binary, keeps that state aside, then times, on the same machine with 2 threads e
 
 Prints both times (median of --repeat) and the ratio kakin/duckdb.
 """
-import argparse
 import calendar
 import os
 import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 
 import duckdb
 
-from measure import KAKIN, machine, measured, timed
+from measure import KAKIN, generate, machine, measured, options, parsed, timed
 
 
 # The rules of statements.md as DuckDB SQL. DuckDB's ROUND on decimals rounds half away from
@@ -215,21 +213,13 @@ def duckdb_close(state, work, demo, month, last):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--keychips", type=int, default=1000)
-    parser.add_argument("--month", default="2026-10")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    if not os.path.exists(KAKIN):
-        sys.exit(f"build the release binary first: cargo build --release -p jobs ({KAKIN})")
+    args = parsed(options(repeat=3))
     year, mon = map(int, args.month.split("-"))
     last = f"{args.month}-{calendar.monthrange(year, mon)[1]:02d}"
     work = tempfile.mkdtemp(prefix="kakin-bench-close-")
     demo = os.path.join(work, "demo")
     print(machine())
-    generation, _, generated = measured([KAKIN, "demo", "--generate-only", "--keychips", str(args.keychips),
-                                         "--month", args.month, "--dir", demo])
-    print(f"{generated.strip()} ({generation:.1f} s)")
+    print(generate(demo, args.keychips, args.month))
     state = prepare(work, demo, args.month)
     plays = duckdb.connect().execute(f"SELECT count(*) FROM '{state}/lake/plays/*/*.parquet'").fetchone()
     results = {"kakin": [], "duckdb": []}

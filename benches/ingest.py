@@ -15,18 +15,16 @@ million plays), then times, on the same machine with 2 threads each:
 
 Prints the times and the ratios kakin/duckdb and kakin/floor.
 """
-import argparse
 import glob
 import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 
 import duckdb
 
-from measure import KAKIN, machine, measured, timed
+from measure import KAKIN, generate, machine, measured, options, parsed, timed
 
 
 # The rules of feeds.md, as DuckDB SQL over all-text columns. `src` is the raw rows with their
@@ -178,19 +176,11 @@ def duckdb_ingest(work, demo):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--keychips", type=int, default=1000)
-    parser.add_argument("--month", default="2026-10")
-    parser.add_argument("--repeat", type=int, default=1)
-    args = parser.parse_args()
-    if not os.path.exists(KAKIN):
-        sys.exit(f"build the release binary first: cargo build --release -p jobs ({KAKIN})")
+    args = parsed(options())
     work = tempfile.mkdtemp(prefix="kakin-bench-")
     demo = os.path.join(work, "demo")
-    generation, _, generated = measured([KAKIN, "demo", "--generate-only", "--keychips", str(args.keychips),
-                                         "--month", args.month, "--dir", demo])
     print(machine())
-    print(f"{generated.strip()} ({generation:.1f} s)")
+    print(generate(demo, args.keychips, args.month))
     results = {"floor": [], "kakin": [], "duckdb": []}
     peaks = []
     for _ in range(args.repeat):

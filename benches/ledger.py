@@ -10,15 +10,13 @@ created and dropped here), each with a local lake, and prints per engine the ing
 the ledger table's bytes (SQLite: its pages and its key's index, from `dbstat`; PostgreSQL:
 `pg_total_relation_size`) and those bytes per accepted id.
 """
-import argparse
 import os
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 
-from measure import KAKIN, machine, measured
+from measure import KAKIN, generate, machine, measured, options, parsed
 
 LEDGERS = ["accepted_ids", "accepted_events"]  # the keyed ledger, and the text one before it
 
@@ -76,19 +74,11 @@ def ingest(work, demo, engine):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--keychips", type=int, default=1000)
-    parser.add_argument("--month", default="2026-10")
-    parser.add_argument("--repeat", type=int, default=1)
-    args = parser.parse_args()
-    if not os.path.exists(KAKIN):
-        sys.exit(f"build the release binary first: cargo build --release -p jobs ({KAKIN})")
+    args = parsed(options())
     with tempfile.TemporaryDirectory(prefix="kakin-bench-ledger-") as work:
         demo = os.path.join(work, "demo")
-        _, _, generated = measured([KAKIN, "demo", "--generate-only", "--keychips", str(args.keychips),
-                                    "--month", args.month, "--dir", demo])
         print(machine())
-        print(generated.strip())
+        print(generate(demo, args.keychips, args.month))
         print(f"| engine | ingest seconds (median of {args.repeat}) | ledger table | ids | ledger bytes | bytes per id |")
         print("| --- | --- | --- | --- | --- | --- |")
         for engine in ["sqlite", "postgres"]:

@@ -12,7 +12,6 @@ kakin fetched from S3 (as the command logs them) beside the size of the lake's e
 the close reads the files it bills and nothing else, so what it fetches must not grow with the history. (The close also
 reads back the documents its emails attach: its own month's.)
 """
-import argparse
 import json
 import os
 import socket
@@ -23,7 +22,7 @@ import time
 
 import boto3
 
-from measure import KAKIN, machine, timed
+from measure import KAKIN, generate, machine, options, parsed, timed
 
 
 def months_ending(month, count):
@@ -71,8 +70,7 @@ def generated(work, month, keychips):
     """The demo's month of logs (the same seed and size every month), generated once."""
     demo = os.path.join(work, f"demo-{month}")
     if not os.path.exists(demo):
-        subprocess.run([KAKIN, "demo", "--generate-only", "--keychips", str(keychips), "--month", month,
-                        "--dir", demo], check=True, stdout=subprocess.DEVNULL)
+        generate(demo, keychips, month)
     return demo
 
 
@@ -110,14 +108,9 @@ def lake_with_history(work, aws, s3, months, keychips):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--keychips", type=int, default=100)
-    parser.add_argument("--month", default="2026-10")
+    parser = options(keychips=100)  # --repeat is not used: bytes do not vary between runs
     parser.add_argument("--months", type=int, default=6)
-    parser.add_argument("--repeat", type=int, default=1, help="unused: bytes do not vary between runs")
-    args = parser.parse_args()
-    if not os.path.exists(KAKIN):
-        sys.exit(f"build the release binary first: cargo build --release -p jobs ({KAKIN})")
+    args = parsed(parser)
     server, aws = moto()
     s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT"], aws_access_key_id="kakin",
                       aws_secret_access_key="kakin-secret", region_name="us-east-1")
