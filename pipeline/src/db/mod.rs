@@ -33,6 +33,12 @@ static MIGRATIONS: Migrator = sqlx::migrate!("../migrations");
 const SQLITE_SETTINGS: &str =
     "PRAGMA cache_size = -262144; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
 
+/// PostgreSQL: plan every execution of a prepared statement with its parameters. sqlx
+/// prepares each statement once per connection, and after five executions PostgreSQL may keep
+/// a generic plan made without them, which for the id lookup of a long ingest run was a scan
+/// of the whole ledger (README, "Benchmarks").
+const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database_url {0:?} is neither sqlite:// nor postgres://")]
@@ -59,7 +65,8 @@ pub struct Database {
     engine: Engine,
 }
 
-/// Which engine is behind the `Any` driver: only the placeholders of long statements differ.
+/// Which engine is behind the `Any` driver: the placeholders of long statements, the
+/// connection's settings and the id lookup differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Engine {
     Sqlite,
@@ -82,9 +89,11 @@ impl Database {
             .max_connections(4)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if engine == Engine::Sqlite {
-                        sqlx::Executor::execute(&mut *conn, SQLITE_SETTINGS).await?;
-                    }
+                    let settings = match engine {
+                        Engine::Sqlite => SQLITE_SETTINGS,
+                        Engine::Postgres => POSTGRES_SETTINGS,
+                    };
+                    sqlx::Executor::execute(&mut *conn, settings).await?;
                     Ok(())
                 })
             })
