@@ -167,7 +167,7 @@ COPY (SELECT lpad(CAST(1700000 + row_number() OVER (ORDER BY partner_code) - 1 A
 
 
 def env_for(state):
-    return dict(os.environ, KAKIN_DATABASE_URL=f"sqlite://{state}/kakin.db",
+    return dict(os.environ, KAKIN_LOG="warn", KAKIN_DATABASE_URL=f"sqlite://{state}/kakin.db",
                 KAKIN_LAKE_URL=f"file://{state}/lake")
 
 
