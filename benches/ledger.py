@@ -18,7 +18,7 @@ import tempfile
 
 from measure import KAKIN, generate, machine, measured, options, parsed
 
-LEDGERS = ["accepted_ids", "accepted_events"]  # the keyed ledger, and the text one before it
+LEDGER = "accepted_events"
 
 
 def psql(sql, database="postgres"):
@@ -27,24 +27,18 @@ def psql(sql, database="postgres"):
 
 
 def sqlite_ledger(path):
+    """The id ledger of a SQLite database: (table, ids, bytes of its pages and its key's index)."""
     db = sqlite3.connect(path)
-    for table in LEDGERS:
-        rows = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if db.execute(
-            "SELECT count(*) FROM sqlite_schema WHERE name = ?", (table,)).fetchone()[0] else 0
-        if rows:
-            size = db.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ? OR name LIKE ?",
-                              (table, f"sqlite_autoindex_{table}_%")).fetchone()[0]
-            return table, rows, size
-    return None, 0, 0
+    rows = db.execute(f"SELECT count(*) FROM {LEDGER}").fetchone()[0]
+    size = db.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ? OR name LIKE ?",
+                      (LEDGER, f"sqlite_autoindex_{LEDGER}_%")).fetchone()[0]
+    return LEDGER, rows, size
 
 
 def postgres_ledger(database):
-    for table in LEDGERS:
-        exists = psql(f"SELECT to_regclass('{table}') IS NOT NULL", database) == "t"
-        rows = int(psql(f"SELECT count(*) FROM {table}", database)) if exists else 0
-        if rows:
-            return table, rows, int(psql(f"SELECT pg_total_relation_size('{table}')", database))
-    return None, 0, 0
+    """The id ledger of a PostgreSQL database: (table, ids, its total relation size)."""
+    rows = int(psql(f"SELECT count(*) FROM {LEDGER}", database))
+    return LEDGER, rows, int(psql(f"SELECT pg_total_relation_size('{LEDGER}')", database))
 
 
 def ingest(work, demo, engine):

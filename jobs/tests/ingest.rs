@@ -84,6 +84,36 @@ each_engine! {
 }
 
 each_engine! {
+    async fn a_run_killed_after_recording_some_of_a_batchs_ids_leaves_none_of_them(clean, killed) {
+        // 100 key-chips deliver about 10,000 rows a day: a day's batch records its first 8,192
+        // accepted ids before it commits. Killed there in the first day's batch (nothing
+        // committed), then in the second day's (the first committed).
+        let days = ["ingest", "--date", "2026-10-03"];
+        let clean = Site::demo(clean, "100", "2026-10", Vec::new(), &[]);
+        assert!(clean.run(&days, None).status.success());
+        let expected = clean.lake();
+
+        let killed = Site::demo(killed, "100", "2026-10", Vec::new(), &[]);
+        for failpoint in ["ingest-ids-recorded", "ingest-ids-recorded@2"] {
+            let out = killed.run(&days, Some(failpoint));
+            assert!(!out.status.success(), "{failpoint} kills the run");
+        }
+        let rerun = killed.run(&days, None);
+        assert!(rerun.status.success(), "{}", text(&rerun.stderr));
+        assert!(
+            killed.lake() == expected,
+            "ids recorded by killed runs are not taken for duplicates: the lake of one clean run"
+        );
+        let again = killed.run(&days, None);
+        assert!(
+            text(&again.stdout).contains("ingested: 0 rows"),
+            "{}",
+            text(&again.stdout)
+        );
+    }
+}
+
+each_engine! {
     async fn two_ingests_started_at_once_leave_what_one_ingest_leaves(one, two) {
         let one = demo_site(one);
         assert!(ingest(&one).status.success());

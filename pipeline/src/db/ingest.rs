@@ -14,6 +14,18 @@ pub(super) fn split_lines(files: String) -> Vec<String> {
     files.lines().map(str::to_owned).collect()
 }
 
+/// A batch's name (16 hexadecimal digits, `ingest::batch_name`) as the ledger keeps it beside
+/// each id: one 64-bit integer, half the bytes of the text.
+fn batch_key(batch: &str) -> DbResult<i64> {
+    match u64::from_str_radix(batch, 16) {
+        Ok(key) if batch.len() == 16 => Ok(key as i64),
+        _ => Err(DbError::Corrupt {
+            table: "ingest_batches",
+            reason: format!("batch {batch:?} is not named by 16 hexadecimal digits"),
+        }),
+    }
+}
+
 /// A file that an ingest run has taken in, with its counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestedFile {
@@ -50,7 +62,8 @@ pub struct AcceptedId {
     pub content_hash: i64,
 }
 
-/// Everything a batch changes in the database, committed at once.
+/// Everything a batch changes in the database, committed at once (but the ids it recorded as it
+/// went, [`Database::record_accepted`]).
 #[derive(Debug, Default)]
 pub struct BatchCommit {
     pub batch: String,
@@ -107,13 +120,58 @@ impl Database {
         Ok(())
     }
 
-    /// Forget a pending batch whose files were removed.
+    /// Forget a pending batch whose files were removed, with the ids it recorded. Its ids are
+    /// found by their batch, which no index holds: this reads the whole ledger, once per killed
+    /// batch (an index would cost every id of every night).
     pub async fn forget_batch(&self, batch: &str) -> DbResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM accepted_events WHERE batch_key = $1")
+            .bind(batch_key(batch)?)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM ingest_batches WHERE batch = $1 AND state = 'pending'")
             .bind(batch)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Record `ids` as accepted by `batch`, which is pending, in a transaction of their own: a
+    /// long batch records its ids as it goes ([`Database::forget_batch`] removes them if it is
+    /// killed).
+    pub async fn record_accepted(&self, batch: &str, ids: &[AcceptedId]) -> DbResult<()> {
+        let mut tx = self.pool().begin().await?;
+        self.insert_accepted(&mut tx, batch, ids).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_accepted(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        batch: &str,
+        ids: &[AcceptedId],
+    ) -> DbResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let key = batch_key(batch)?;
+        // Collected first: a future borrowing a lazy iterator is not `Send` (a spawned flush).
+        let rows: Vec<Vec<Cell>> = ids
+            .iter()
+            .map(|a| {
+                vec![
+                    text(a.feed),
+                    text(&a.event_id),
+                    Cell::Int(a.content_hash),
+                    Cell::Int(key),
+                ]
+            })
+            .collect();
+        let columns = ["feed", "event_id", "content_hash", "batch_key"];
+        self.insert_rows(tx, "accepted_events", &columns, rows)
+            .await
     }
 
     /// The file ledger, by path.
@@ -264,16 +322,8 @@ impl Database {
             }),
         )
         .await?;
-        self.insert_rows(
-            &mut tx,
-            "accepted_events",
-            &["feed", "event_id", "content_hash"],
-            commit
-                .accepted
-                .iter()
-                .map(|a| vec![text(a.feed), text(&a.event_id), Cell::Int(a.content_hash)]),
-        )
-        .await?;
+        self.insert_accepted(&mut tx, &commit.batch, &commit.accepted)
+            .await?;
         for (file, line) in &commit.closed {
             sqlx::query("DELETE FROM open_quarantine WHERE file = $1 AND line = $2")
                 .bind(file)

@@ -9,13 +9,16 @@
 //!
 //! Commit protocol: the batch is recorded as pending in the database, its files are put in
 //! the lake, then one transaction records the files ingested, the ids accepted, the quarantine
-//! changes and the batch as committed. A run that finds a pending batch (a killed run) first
-//! removes that batch's files, then does the work again.
+//! changes and the batch as committed. A long batch records its accepted ids as it goes, once
+//! it is recorded as pending, each few thousand in a transaction tagged with the batch, so that
+//! a run's memory does not grow with the night ([`recent`]). A run that finds a pending batch
+//! (a killed run) first removes that batch's files and ids, then does the work again.
 
 mod deliveries;
 mod feed;
 mod lines;
 mod reader;
+mod recent;
 mod report;
 mod rules;
 mod sink;
@@ -33,6 +36,7 @@ use deliveries::{Delivery, Fetched};
 use feed::{reject, Event, Rejection};
 use lines::{FieldSplitter, Lines};
 use reader::{canonical_fields, Chunk, FileReader};
+use recent::Recent;
 use rules::MasterIndex;
 use sha2::{Digest, Sha256};
 use sink::{Partitions, Value};
@@ -200,6 +204,18 @@ static QUARANTINE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// The database's answer about a chunk's ids, on its way.
 type Asking = tokio::task::JoinHandle<Result<HashMap<String, i64>, DbError>>;
 
+/// A batch's accepted ids being recorded.
+type Flushing = tokio::task::JoinHandle<Result<(), DbError>>;
+
+/// Wait for `flushing` to be recorded.
+async fn flushed(flushing: Option<Flushing>) -> Result<(), DbError> {
+    if let Some(flushing) = flushing {
+        flushing.await.expect("recording ids does not panic")?;
+        crate::failpoint("ingest-ids-recorded");
+    }
+    Ok(())
+}
+
 enum Decision {
     Accept,
     Duplicate,
@@ -210,8 +226,10 @@ enum Decision {
 struct BatchRun<'m> {
     master: &'m MasterIndex,
     partitions: Partitions,
-    /// Ids accepted by this run, per feed: index into `commit.accepted`.
-    seen: [ahash::AHashMap<String, usize>; 2],
+    /// Ids accepted by this batch that the database's answers may not show.
+    recent: Recent,
+    /// Whether the batch is recorded as pending (before its first ids are).
+    begun: bool,
     commit: BatchCommit,
 }
 
@@ -220,7 +238,8 @@ impl<'m> BatchRun<'m> {
         BatchRun {
             master,
             partitions: Partitions::default(),
-            seen: Default::default(),
+            recent: Recent::default(),
+            begun: false,
             commit: BatchCommit {
                 batch,
                 ..Default::default()
@@ -230,20 +249,18 @@ impl<'m> BatchRun<'m> {
 
     /// The content hash accepted earlier under `event`'s id, by this run or an earlier one.
     fn earlier(&self, event: &Event, found: &HashMap<String, i64>) -> Option<i64> {
-        match self.seen[event.feed as usize].get(&event.id) {
-            Some(&i) => Some(self.commit.accepted[i].content_hash),
-            None => found.get(&event.id).copied(),
-        }
+        let recent = self.recent.get(event.feed, &event.id);
+        recent.or_else(|| found.get(&event.id).copied())
     }
 
     /// Start asking the database for the content hashes accepted earlier under the ids of
-    /// `chunk` that this batch has not accepted.
-    fn ask(&self, db: &Database, feed: Feed, chunk: Chunk) -> (Chunk, Asking) {
+    /// `chunk`. Every id is asked, those this batch accepted recently too: the ids of the last
+    /// flush are forgotten before the answer is used.
+    fn ask(db: &Database, feed: Feed, chunk: Chunk) -> (Chunk, Asking) {
         let ids: Vec<String> = chunk
             .lines
             .iter()
             .filter_map(|l| l.parsed.as_ref().ok())
-            .filter(|(e, _)| !self.seen[feed as usize].contains_key(&e.id))
             .map(|(e, _)| e.id.clone())
             .collect();
         let db = db.clone();
@@ -289,13 +306,12 @@ impl<'m> BatchRun<'m> {
         let path = event.feed.partition(event.date, batch);
         self.partitions
             .push(path, event.feed.schema(), &event.values(batch))?;
-        let index = self.commit.accepted.len();
-        self.seen[event.feed as usize].insert(event.id.clone(), index);
-        self.commit.accepted.push(AcceptedId {
+        let accepted = AcceptedId {
             feed: event.feed.name(),
             event_id: event.id.clone(),
             content_hash,
-        });
+        };
+        self.recent.accept(accepted, event.feed);
         Ok(())
     }
 
@@ -406,14 +422,19 @@ impl<'m> BatchRun<'m> {
                 }
             }
         });
-        // The database is asked about a chunk's ids while the chunk before it is decided: a
-        // decision looks at this batch's own acceptances first, so an id accepted meanwhile is
-        // still seen.
-        let mut next = received.recv().await.map(|chunk| self.ask(db, feed, chunk));
+        // The database is asked about a chunk's ids while the chunk before it is decided, once
+        // the ids flushed before are recorded: a decision looks at this batch's recent
+        // acceptances first, so an id accepted meanwhile is still seen.
+        let mut flushing: Option<Flushing> = None;
+        let mut next = received
+            .recv()
+            .await
+            .map(|chunk| Self::ask(db, feed, chunk));
         while let Some((chunk, asking)) = next.take() {
             let found = asking.await.expect("the lookup does not panic")?;
+            flushed(flushing.take()).await?;
             if let Some(following) = received.recv().await {
-                next = Some(self.ask(db, feed, following));
+                next = Some(Self::ask(db, feed, following));
             }
             counts.blank += chunk.blank;
             for line in chunk.lines {
@@ -441,9 +462,28 @@ impl<'m> BatchRun<'m> {
                     }
                 }
             }
+            flushing = self.flush(db).await?;
         }
+        flushed(flushing).await?;
         reading.await.expect("the reading thread does not panic")?;
         Ok(counts)
+    }
+
+    /// Start recording the ids accepted since the last flush, when there are enough of them,
+    /// the batch recorded as pending first.
+    async fn flush(&mut self, db: &Database) -> Result<Option<Flushing>, IngestError> {
+        let Some(ids) = self.recent.flush() else {
+            return Ok(None);
+        };
+        let batch = self.commit.batch.clone();
+        if !self.begun {
+            db.begin_batch(&batch, &[]).await?;
+            self.begun = true;
+        }
+        let db = db.clone();
+        Ok(Some(tokio::spawn(async move {
+            db.record_accepted(&batch, &ids).await
+        })))
     }
 
     fn quarantine(
@@ -505,7 +545,12 @@ impl<'m> BatchRun<'m> {
     }
 
     /// Put the batch's files in place and commit it.
-    async fn finish(self, db: &Database, lake: &Location) -> Result<Option<String>, IngestError> {
+    async fn finish(
+        mut self,
+        db: &Database,
+        lake: &Location,
+    ) -> Result<Option<String>, IngestError> {
+        self.commit.accepted = self.recent.into_unflushed();
         let batch = self.commit.batch.clone();
         let wrote = !self.partitions.is_empty();
         let started = std::time::Instant::now();
