@@ -7,7 +7,8 @@ night, and its time against the history already in the id ledger.
 
 Each measured night is one `kakin ingest --date DAY` (release build, local lake) after the
 deliveries before it were ingested untimed; --repeat nights are measured one after the other
-(the 8th of the month, the 9th, ...), and the median time and the highest peak RSS reported.
+(from the --first day of the month, the 8th unless told), and the median time and the highest
+peak RSS reported. The first deliveries are on the 2nd.
 
 - nights:  at --keychips and at --scale times as many (SQLite), the time and peak RSS of a
            night, and the ratio of the peaks (issue 13: a 10x night under 1.5x the memory).
@@ -68,6 +69,7 @@ class Site:
                     db.execute(SQLITE_FILL, dict(feed=feed, prefix=prefix, first=first, end=end,
                                                  per_day=per_day, start=start.isoformat()))
                 db.commit()
+                db.close()
             return timed(run)[0]
         return timed(lambda: [psql(POSTGRES_FILL.format(feed=feed, prefix=prefix, first=first,
                                                         end=end, per_day=per_day, start=start),
@@ -140,7 +142,7 @@ def history(work, args, first, engines):
         empty = Site(work, demo, engine, "empty")
         base, _ = summary(nights(empty, first, args.repeat))
         _, ids, size = empty.ledger()
-        print(f"| {engine} | the month | {ids:,} | {size / ids:.1f} | - | {base:.2f} | 1.00 |")
+        print(f"| {engine} | the month so far | {ids:,} | {size / ids:.1f} | - | {base:.2f} | 1.00 |")
         empty.drop()
         full = Site(work, demo, engine, "full")
         filled = full.fill(args.fill, start)
@@ -157,8 +159,9 @@ def main():
     parser.add_argument("--fill", type=int, default=300_000_000)
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--only", choices=["nights", "history"])
+    parser.add_argument("--first", type=int, default=8, help="the day of the first night measured")
     args = parsed(parser)
-    first = datetime.date.fromisoformat(f"{args.month}-08")
+    first = datetime.date.fromisoformat(f"{args.month}-{args.first:02}")
     print(machine())
     with tempfile.TemporaryDirectory(prefix="kakin-bench-nights-") as work:
         if args.only != "history":
