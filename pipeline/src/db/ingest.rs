@@ -28,6 +28,18 @@ fn batch_key(batch: &str) -> DbResult<i64> {
     }
 }
 
+/// `values` as one text for PostgreSQL to split with `string_to_array(…, chr(31))`: ids are
+/// printable ASCII, so the unit separator is in none of them (nor in a feed or a number).
+fn unit_separated<T: std::fmt::Display>(values: impl Iterator<Item = T>) -> String {
+    use std::fmt::Write;
+    let mut joined = String::new();
+    for (i, value) in values.enumerate() {
+        let separator = if i == 0 { "" } else { "\u{1f}" };
+        write!(joined, "{separator}{value}").expect("writing to a String does not fail");
+    }
+    joined
+}
+
 /// A file that an ingest run has taken in, with its counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestedFile {
@@ -163,18 +175,15 @@ impl Database {
         }
         let key = batch_key(batch)?;
         if self.engine == Engine::Postgres {
-            let column = |cell: fn(&AcceptedId) -> String| {
-                ids.iter().map(cell).collect::<Vec<_>>().join("\u{1f}")
-            };
             sqlx::query(
                 "INSERT INTO accepted_events (feed, event_id, content_hash, batch_key) \
                  SELECT a.feed, a.event_id, CAST(a.content_hash AS BIGINT), $4 \
                  FROM unnest(string_to_array($1, chr(31)), string_to_array($2, chr(31)), \
                  string_to_array($3, chr(31))) AS a(feed, event_id, content_hash)",
             )
-            .bind(column(|a| a.feed.to_owned()))
-            .bind(column(|a| a.event_id.clone()))
-            .bind(column(|a| a.content_hash.to_string()))
+            .bind(unit_separated(ids.iter().map(|a| a.feed)))
+            .bind(unit_separated(ids.iter().map(|a| &a.event_id)))
+            .bind(unit_separated(ids.iter().map(|a| a.content_hash)))
             .bind(key)
             .execute(&mut **tx)
             .await?;
@@ -242,14 +251,13 @@ impl Database {
         for chunk in ids.chunks(PARAMETERS_PER_STATEMENT) {
             let rows = match self.engine {
                 Engine::Postgres => {
-                    // Ids are printable ASCII: the unit separator is in none of them.
                     sqlx::query(
                         "SELECT a.event_id, a.content_hash \
                          FROM unnest(string_to_array($2, chr(31))) AS asked(event_id) \
                          JOIN accepted_events a ON a.feed = $1 AND a.event_id = asked.event_id",
                     )
                     .bind(feed)
-                    .bind(chunk.join("\u{1f}"))
+                    .bind(unit_separated(chunk.iter()))
                     .fetch_all(self.pool())
                     .await?
                 }
