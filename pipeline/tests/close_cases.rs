@@ -473,6 +473,60 @@ each_engine! {
 }
 
 each_engine! {
+    async fn a_refresh_reads_only_the_events_committed_since_the_last_one(scratch) {
+        let network = Network::new(scratch).await;
+        let refreshed = || async {
+            refresh(&network.db, &network.lake, &settings(), day("2026-09-30"))
+                .await
+                .unwrap();
+            let tables: BTreeMap<PathBuf, Vec<u8>> = network
+                .lake_files()
+                .into_iter()
+                .filter(|(path, _)| path.starts_with("provisional") && !path.starts_with("provisional/daily"))
+                .collect();
+            assert_eq!(tables.len(), 8, "{:?}", tables.keys());
+            tables
+        };
+        network.ingest("2026-09-10").await;
+        refreshed().await;
+
+        // The events the first refresh read are not read again: were they, this would fail.
+        let events = |files: BTreeMap<PathBuf, Vec<u8>>| -> BTreeMap<PathBuf, Vec<u8>> {
+            files
+                .into_iter()
+                .filter(|(path, _)| path.starts_with("plays") || path.starts_with("purchases"))
+                .collect()
+        };
+        let read_already = events(network.lake_files());
+        assert!(read_already.len() >= 4, "{:?}", read_already.keys());
+        for path in read_already.keys() {
+            write(&network.lake_dir.path().join(path), "not Parquet");
+        }
+        network.ingest("2026-09-30").await;
+        let new_events = events(network.lake_files()).len() - read_already.len();
+        assert!(new_events >= 2, "the second night committed files of its own");
+        let incremental = refreshed().await;
+        for (path, bytes) in &read_already {
+            std::fs::write(network.lake_dir.path().join(path), bytes).unwrap();
+        }
+
+        // The same tables as a refresh that sums every file again.
+        let sums = network.lake_dir.path().join("provisional/daily");
+        assert_eq!(
+            files_under(&sums).len(),
+            read_already.len() + new_events,
+            "one file of sums per event file"
+        );
+        std::fs::remove_dir_all(&sums).unwrap();
+        assert_eq!(refreshed().await, incremental);
+
+        // A close forgets the sums of what it billed.
+        network.close("2026-09").await.unwrap();
+        assert_eq!(files_under(&sums).len(), 0);
+    }
+}
+
+each_engine! {
     async fn a_void_then_a_reissue_replaces_one_partners_invoice_only(scratch) {
         let network = Network::september_closed(scratch).await;
         let before = network.lake_files();

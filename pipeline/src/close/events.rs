@@ -35,15 +35,34 @@ pub struct DailyPurchases {
     pub quantity: i64,
 }
 
-/// The plays and purchases of the event `files` (those a [`Billing`] bills), read from the lake's
-/// copy at `root`.
+/// The columns an event table is summed by (the second is the date, which the partition
+/// gives) and the column summed.
+fn summed_by(table: EventTable) -> (&'static [&'static str], &'static str) {
+    match table {
+        EventTable::Plays => (&["keychip_id", "play_date", "charge_code"], "count"),
+        EventTable::Purchases => (
+            &[
+                "keychip_id",
+                "purchase_date",
+                "product_code",
+                "payment_method",
+                "unit_price",
+            ],
+            "quantity",
+        ),
+    }
+}
+
+/// The plays and purchases of the event `files` (those a [`Billing`] bills), read under
+/// `root` from the files themselves or, given the month to date's `sums` folder, from each
+/// file's daily sums ([`daily_sums`]) there.
 pub fn billed(
     root: &Path,
+    sums: Option<&str>,
     files: &[&EventFile],
 ) -> PolarsResult<(Vec<DailyPlays>, Vec<DailyPurchases>)> {
-    let billed = Billed { root, files };
-    let keys = ["keychip_id", "play_date", "charge_code"];
-    let plays = match billed.daily(EventTable::Plays, &keys, "count")? {
+    let billed = Billed { root, sums, files };
+    let plays = match billed.daily(EventTable::Plays)? {
         None => Vec::new(),
         Some(daily) => {
             let (keychips, dates, charges) = (
@@ -62,14 +81,7 @@ pub fn billed(
                 .collect()
         }
     };
-    let keys = [
-        "keychip_id",
-        "purchase_date",
-        "product_code",
-        "payment_method",
-        "unit_price",
-    ];
-    let purchases = match billed.daily(EventTable::Purchases, &keys, "quantity")? {
+    let purchases = match billed.daily(EventTable::Purchases)? {
         None => Vec::new(),
         Some(daily) => {
             let (keychips, dates, products, methods) = (
@@ -96,6 +108,26 @@ pub fn billed(
         }
     };
     Ok((plays, purchases))
+}
+
+/// The daily sums of one event file (at `root`), as Parquet: the summed column per key-chip
+/// and the table's other keys, sorted by them. A file never changes once its batch is
+/// committed, so its sums never do either: the month to date keeps them, and a refresh reads
+/// the events of the files committed since the last refresh only.
+pub fn daily_sums(root: &Path, file: &EventFile) -> PolarsResult<Vec<u8>> {
+    let (keys, measure) = summed_by(file.table);
+    let keys: Vec<&str> = keys.iter().copied().filter(|k| *k != keys[1]).collect();
+    let path = PlRefPath::new(root.join(file.path()).display().to_string());
+    let mut sums = LazyFrame::scan_parquet(path, Default::default())?
+        .group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
+        .agg([col(measure).sum()])
+        .sort(keys.iter().copied(), Default::default())
+        .collect()?;
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut sums)?;
+    Ok(bytes)
 }
 
 /// A code of an accepted event: ingest parsed it before the lake took it.
@@ -137,9 +169,11 @@ impl Billing {
     }
 }
 
-/// The event files one computation bills, in the lake's copy at `root`.
+/// The event files one computation bills, in the lake's copy at `root` (or their daily sums,
+/// under `sums`).
 struct Billed<'a> {
     root: &'a Path,
+    sums: Option<&'a str>,
     files: &'a [&'a EventFile],
 }
 
@@ -151,7 +185,7 @@ impl Billed<'_> {
             files
                 .entry(file.date)
                 .or_default()
-                .push(self.root.join(file.path()));
+                .push(self.root.join(self.sums.unwrap_or_default()).join(file.path()));
         }
         for paths in files.values_mut() {
             paths.sort();
@@ -159,15 +193,11 @@ impl Billed<'_> {
         files
     }
 
-    /// The daily sums of `measure` per `keys` (the second being the date, which the
-    /// partition gives) over the files of `table` this close bills, sorted by the keys; none
-    /// when no file is billed. Each day's files are summed on their own, the days in parallel.
-    fn daily(
-        &self,
-        table: EventTable,
-        keys: &[&str],
-        measure: &str,
-    ) -> PolarsResult<Option<DataFrame>> {
+    /// The daily sums of `table`'s measure per its keys over the files this computation
+    /// bills, sorted by the keys; none when no file is billed. Each day's files are summed on
+    /// their own, the days in parallel.
+    fn daily(&self, table: EventTable) -> PolarsResult<Option<DataFrame>> {
+        let (keys, measure) = summed_by(table);
         let files = self.files(table);
         if files.is_empty() {
             return Ok(None);

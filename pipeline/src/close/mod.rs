@@ -17,6 +17,7 @@ mod invoicing;
 mod pricing;
 mod reissue;
 mod statements;
+mod sums;
 mod tables;
 mod totals;
 
@@ -33,7 +34,7 @@ use crate::domain::{
     InvoiceStatus, Issuer, MasterData, Month, Parse, PartnerCode, PaymentTotals, Rates, Yen,
 };
 use crate::lake::layout::{
-    closing_month_of, Area, EventFile, EventTable, StatementTable, PROVISIONAL,
+    closing_month_of, Area, EventFile, EventTable, StatementTable, DAILY_SUMS, PROVISIONAL,
 };
 use crate::lake::{LakeError, LocalCopy, Location};
 use chrono::{Datelike, NaiveDate};
@@ -171,10 +172,18 @@ pub struct CloseReport {
     pub documents: Vec<DocumentRecord>,
 }
 
+/// What a computation reads the billed events from: the event files themselves (a close, a
+/// preview), or each file's daily sums (the month to date, night after night).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Events,
+    DailySums,
+}
+
 /// What a close computes from: the master data, the slips, the committed batches (with the
 /// close that first saw each), their event files and a local copy of those that the
-/// computations read (on S3 only those are fetched). Read once, it serves every month a
-/// refresh computes.
+/// computations read, or of their daily sums (on S3 only those are fetched). Read once, it
+/// serves every month a refresh computes.
 struct Inputs {
     master: MasterData,
     slips: Vec<crate::domain::AdjustmentSlip>,
@@ -182,29 +191,48 @@ struct Inputs {
     /// Every committed event file, with the first close of its batch.
     files: Vec<(EventFile, Option<Month>)>,
     events: LocalCopy,
+    source: Source,
 }
 
 impl Inputs {
-    /// The inputs of the computations `billings`.
+    /// The inputs of the computations `billings`, their events read from `source`.
     async fn read(
         db: &Database,
         lake: &Location,
         billings: &[Billing],
+        source: Source,
     ) -> Result<Inputs, CloseError> {
         let batches = db.committed_batches().await?;
         let files = event_files(lake, &batches).await?;
-        let needed: Vec<String> = files
+        let needed: Vec<&EventFile> = files
             .iter()
             .filter(|(file, first)| billings.iter().any(|b| b.bills(file, *first)))
-            .map(|(file, _)| file.path())
+            .map(|(file, _)| file)
             .collect();
+        let events = match source {
+            Source::Events => {
+                let paths: Vec<String> = needed.iter().map(|f| f.path()).collect();
+                lake.local_files(&paths).await?
+            }
+            Source::DailySums => sums::up_to_date(lake, &needed).await?,
+        };
         Ok(Inputs {
             master: db.master_data().await?,
             slips: db.adjustment_slips().await?,
             batches,
             files,
-            events: lake.local_files(&needed).await?,
+            events,
+            source,
         })
+    }
+
+    /// The event files `billing` bills.
+    fn billed(&self, billing: Billing) -> Vec<&EventFile> {
+        self.files
+            .iter()
+            .filter(|(file, first)| billing.bills(file, *first))
+            .map(|(file, _)| file)
+            .collect()
     }
 
     /// The committed batches no close has seen yet.
@@ -225,16 +253,12 @@ impl Inputs {
         let started = std::time::Instant::now();
         let month = billing.month;
         let rates = Rates::on(&self.master, month.last_day()).map_err(CloseError::Rates)?;
-        let billed: Vec<&EventFile> = self
-            .files
-            .iter()
-            .filter(|(file, first)| billing.bills(file, *first))
-            .map(|(file, _)| file)
-            .collect();
+        let billed = self.billed(billing);
+        let sums = (self.source == Source::DailySums).then_some(DAILY_SUMS);
         // polars runs its own runtime: it reads on a thread outside ours.
         let (plays, purchases) = std::thread::scope(|scope| {
             scope
-                .spawn(|| events::billed(self.events.root(), &billed))
+                .spawn(|| events::billed(self.events.root(), sums, &billed))
                 .join()
         })
         .expect("reading the lake does not panic")?;
@@ -321,7 +345,7 @@ pub async fn close_month(
         .next_invoice_number(settings.invoice_number_start)
         .await?;
     let billing = Billing::close_of(month);
-    let inputs = Inputs::read(db, lake, &[billing]).await?;
+    let inputs = Inputs::read(db, lake, &[billing], Source::Events).await?;
     let statements = &inputs.compute(first_number, billing)?;
     let hazards = hazards(db, statements, month, overrides).await?;
     if !hazards.is_empty() {
@@ -359,6 +383,7 @@ pub async fn close_month(
     db.commit_close(month, dates.issue, issued, &batches)
         .await?;
     drop_provisional(lake, month).await?;
+    sums::forget(lake, &inputs.billed(billing)).await?;
     Ok(CloseReport {
         month,
         already_closed: false,
@@ -425,7 +450,7 @@ pub async fn preview_close(
         .next_invoice_number(settings.invoice_number_start)
         .await?;
     let billing = Billing::close_of(month);
-    let inputs = Inputs::read(db, lake, &[billing]).await?;
+    let inputs = Inputs::read(db, lake, &[billing], Source::Events).await?;
     let statements = inputs.compute(first_number, billing)?;
     let hazards = hazards(db, &statements, month, Overrides::default()).await?;
     let previous_invoices = db.invoices_of(month.previous()).await?;
@@ -527,7 +552,7 @@ pub async fn refresh(
     if open.is_empty() {
         return Ok(Vec::new());
     }
-    let inputs = Inputs::read(db, lake, &open).await?;
+    let inputs = Inputs::read(db, lake, &open, Source::DailySums).await?;
     let mut reports = Vec::new();
     for billing in open {
         let (month, until) = (billing.month, billing.until);

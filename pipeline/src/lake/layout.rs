@@ -11,6 +11,7 @@
 //! quarantine/feed=<plays|purchases>/delivery_date=YYYY-MM-DD/<batch>.parquet
 //! <statement table>/closing_month=YYYY-MM/part-0.parquet
 //! provisional/<statement table>/closing_month=YYYY-MM/part-0.parquet
+//! provisional/daily/<plays|purchases>/<date column>=YYYY-MM-DD/<batch>.parquet
 //! documents/closing_month=YYYY-MM/<partner_code>/<document>.pdf
 //! ```
 
@@ -89,7 +90,17 @@ impl EventFile {
     pub fn path(&self) -> String {
         self.table.path(self.date, &self.batch)
     }
+
+    /// Where the month to date keeps this file's daily sums: its own path under
+    /// [`DAILY_SUMS`].
+    pub fn sums_path(&self) -> String {
+        format!("{DAILY_SUMS}{}", self.path())
+    }
 }
+
+/// The month to date's daily sums of the event files it bills, one file each (derived data:
+/// any of them can be deleted, the next refresh sums its event file again).
+pub const DAILY_SUMS: &str = "provisional/daily/";
 
 /// The lake's quarantine: each rejected line once, in the batch that first rejected it.
 pub const QUARANTINE: &str = "quarantine";
