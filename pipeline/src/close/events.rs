@@ -182,10 +182,11 @@ impl Billed<'_> {
     fn files(&self, table: EventTable) -> BTreeMap<NaiveDate, Vec<PathBuf>> {
         let mut files: BTreeMap<NaiveDate, Vec<PathBuf>> = BTreeMap::new();
         for file in self.files.iter().filter(|f| f.table == table) {
-            files
-                .entry(file.date)
-                .or_default()
-                .push(self.root.join(self.sums.unwrap_or_default()).join(file.path()));
+            files.entry(file.date).or_default().push(
+                self.root
+                    .join(self.sums.unwrap_or_default())
+                    .join(file.path()),
+            );
         }
         for paths in files.values_mut() {
             paths.sort();

@@ -172,8 +172,10 @@ pub struct CloseReport {
     pub documents: Vec<DocumentRecord>,
 }
 
-/// What a computation reads the billed events from: the event files themselves (a close, a
-/// preview), or each file's daily sums (the month to date, night after night).
+/// What a computation reads the billed events from: each file's daily sums, summing the files
+/// that have none yet (the month to date night after night, and the close, which finds most
+/// of its month summed by the refreshes), or the event files themselves (a preview, which
+/// writes nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Events,
@@ -214,7 +216,7 @@ impl Inputs {
                 let paths: Vec<String> = needed.iter().map(|f| f.path()).collect();
                 lake.local_files(&paths).await?
             }
-            Source::DailySums => sums::up_to_date(lake, &needed).await?,
+            Source::DailySums => sums::read(lake, &needed).await?,
         };
         Ok(Inputs {
             master: db.master_data().await?,
@@ -345,7 +347,7 @@ pub async fn close_month(
         .next_invoice_number(settings.invoice_number_start)
         .await?;
     let billing = Billing::close_of(month);
-    let inputs = Inputs::read(db, lake, &[billing], Source::Events).await?;
+    let inputs = Inputs::read(db, lake, &[billing], Source::DailySums).await?;
     let statements = &inputs.compute(first_number, billing)?;
     let hazards = hazards(db, statements, month, overrides).await?;
     if !hazards.is_empty() {
@@ -553,6 +555,8 @@ pub async fn refresh(
         return Ok(Vec::new());
     }
     let inputs = Inputs::read(db, lake, &open, Source::DailySums).await?;
+    let billed: Vec<&EventFile> = open.iter().flat_map(|b| inputs.billed(*b)).collect();
+    sums::forget_all_but(lake, &billed).await?;
     let mut reports = Vec::new();
     for billing in open {
         let (month, until) = (billing.month, billing.until);

@@ -2,8 +2,9 @@
 //! month bills, its events summed per key-chip and key (`events::daily_sums`). Event files
 //! never change once their batch is committed, so a refresh sums only the files committed
 //! since the last refresh and reads the others' sums, which are a fraction of their size: its
-//! time follows the night, not the month. Sums of files no open month bills any longer (a
-//! close billed them) are deleted; a killed refresh leaves whole sums, which its rerun uses.
+//! time follows the night, not the month. The close reads them too (summing what no refresh
+//! did) and forgets those of the files it billed; a refresh deletes any other no open month
+//! bills. A killed run leaves whole sums, which its rerun uses.
 
 use super::{events, CloseError};
 use crate::lake::layout::{EventFile, DAILY_SUMS};
@@ -11,31 +12,33 @@ use crate::lake::{LocalCopy, Location};
 use std::collections::BTreeSet;
 
 /// The daily sums of every one of `files`, summing those that have none yet, as local files
-/// (under [`DAILY_SUMS`]); the sums of other files are deleted.
-pub async fn up_to_date(lake: &Location, files: &[&EventFile]) -> Result<LocalCopy, CloseError> {
-    let kept: BTreeSet<String> = lake
-        .list(DAILY_SUMS)
-        .await?
-        .into_iter()
-        .map(|entry| entry.path)
-        .collect();
-    let wanted: BTreeSet<String> = files.iter().map(|f| f.sums_path()).collect();
-    let missing: Vec<&EventFile> = files
-        .iter()
-        .copied()
-        .filter(|f| !kept.contains(&f.sums_path()))
-        .collect();
-    sum(lake, &missing).await?;
-    let stale = kept.iter().filter(|path| !wanted.contains(*path));
-    for path in stale {
-        lake.delete(path).await?;
-    }
-    let wanted: Vec<String> = wanted.into_iter().collect();
-    Ok(lake.local_files(&wanted).await?)
+/// (under [`DAILY_SUMS`]).
+pub async fn read(lake: &Location, files: &[&EventFile]) -> Result<LocalCopy, CloseError> {
+    let kept = kept(lake).await?;
+    let (summed, missing): (Vec<&EventFile>, Vec<&EventFile>) =
+        files.iter().partition(|f| kept.contains(&f.sums_path()));
+    let summed: Vec<String> = summed.iter().map(|f| f.sums_path()).collect();
+    let copy = lake.local_files(&summed).await?;
+    sum(lake, &missing, &copy).await?;
+    Ok(copy)
 }
 
-/// Sum each of `files` and put its sums in the lake.
-async fn sum(lake: &Location, files: &[&EventFile]) -> Result<(), CloseError> {
+/// Delete the sums of every file but `files` (those the open months bill).
+pub async fn forget_all_but(lake: &Location, files: &[&EventFile]) -> Result<(), CloseError> {
+    let wanted: BTreeSet<String> = files.iter().map(|f| f.sums_path()).collect();
+    for path in kept(lake).await?.difference(&wanted) {
+        lake.delete(path).await?;
+    }
+    Ok(())
+}
+
+async fn kept(lake: &Location) -> Result<BTreeSet<String>, CloseError> {
+    let listed = lake.list(DAILY_SUMS).await?;
+    Ok(listed.into_iter().map(|entry| entry.path).collect())
+}
+
+/// Sum each of `files`, put its sums in the lake and hold them in `copy`.
+async fn sum(lake: &Location, files: &[&EventFile], copy: &LocalCopy) -> Result<(), CloseError> {
     if files.is_empty() {
         return Ok(());
     }
@@ -49,7 +52,9 @@ async fn sum(lake: &Location, files: &[&EventFile]) -> Result<(), CloseError> {
                 .join()
         })
         .expect("summing an event file does not panic")?;
-        lake.put(&file.sums_path(), sums).await?;
+        lake.put(&file.sums_path(), sums.clone()).await?;
+        copy.hold(&file.sums_path(), &sums)
+            .map_err(crate::lake::LakeError::Io)?;
     }
     Ok(())
 }

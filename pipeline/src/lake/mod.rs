@@ -93,6 +93,17 @@ impl LocalCopy {
     pub fn root(&self) -> &std::path::Path {
         &self.root
     }
+
+    /// Make `bytes`, which were just put in the lake at `path`, part of this copy without
+    /// fetching them back (a local location's copy is the location itself: it has them).
+    pub fn hold(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        if self._temp.is_none() {
+            return Ok(());
+        }
+        let target = self.root.join(path);
+        std::fs::create_dir_all(target.parent().expect("an object has a folder"))?;
+        std::fs::write(target, bytes)
+    }
 }
 
 /// An object of a location: its path relative to the location, and its size.
