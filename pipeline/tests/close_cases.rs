@@ -473,7 +473,7 @@ each_engine! {
 }
 
 each_engine! {
-    async fn a_refresh_reads_only_the_events_committed_since_the_last_one(scratch) {
+    async fn a_refresh_reads_only_the_events_committed_since_the_last_one_and_the_close_its_sums(scratch) {
         let network = Network::new(scratch).await;
         let refreshed = || async {
             refresh(&network.db, &network.lake, &settings(), day("2026-09-30"))
@@ -520,8 +520,15 @@ each_engine! {
         std::fs::remove_dir_all(&sums).unwrap();
         assert_eq!(refreshed().await, incremental);
 
-        // A close forgets the sums of what it billed.
+        // The close reads the sums too (no event file is read again), gives the month to
+        // date's figures and forgets the sums of what it billed.
+        for path in events(network.lake_files()).keys() {
+            write(&network.lake_dir.path().join(path), "not Parquet");
+        }
         network.close("2026-09").await.unwrap();
+        let provisional = PathBuf::from("provisional/payment_totals/closing_month=2026-09/part-0.parquet");
+        let totals = network.lake_dir.path().join("payment_totals/closing_month=2026-09/part-0.parquet");
+        assert_eq!(incremental[&provisional], std::fs::read(totals).unwrap());
         assert_eq!(files_under(&sums).len(), 0);
     }
 }
