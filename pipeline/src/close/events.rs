@@ -110,24 +110,36 @@ pub fn billed(
     Ok((plays, purchases))
 }
 
-/// The daily sums of one event file (at `root`), as Parquet: the summed column per key-chip
-/// and the table's other keys, sorted by them. A file never changes once its batch is
-/// committed, so its sums never do either: the month to date keeps them, and a refresh reads
-/// the events of the files committed since the last refresh only.
-pub fn daily_sums(root: &Path, file: &EventFile) -> PolarsResult<Vec<u8>> {
-    let (keys, measure) = summed_by(file.table);
-    let keys: Vec<&str> = keys.iter().copied().filter(|k| *k != keys[1]).collect();
-    let path = PlRefPath::new(root.join(file.path()).display().to_string());
-    let mut sums = LazyFrame::scan_parquet(path, Default::default())?
-        .group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
-        .agg([col(measure).sum()])
-        .sort(keys.iter().copied(), Default::default())
-        .collect()?;
-    let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(&mut sums)?;
-    Ok(bytes)
+/// The daily sums of each of the event `files` (at `root`), as Parquet: the summed column per
+/// key-chip and the table's other keys, sorted by them; the files are summed together, in
+/// parallel. A file never changes once its batch is committed, so its sums never do: the
+/// month to date keeps them, and a refresh reads the events of the files committed since the
+/// last refresh only.
+pub fn daily_sums(root: &Path, files: &[&EventFile]) -> PolarsResult<Vec<Vec<u8>>> {
+    let plans = files
+        .iter()
+        .map(|file| {
+            let (keys, measure) = summed_by(file.table);
+            let keys: Vec<&str> = keys.iter().copied().filter(|k| *k != keys[1]).collect();
+            let path = PlRefPath::new(root.join(file.path()).display().to_string());
+            Ok(LazyFrame::scan_parquet(path, Default::default())?
+                .group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
+                .agg([col(measure).sum()])
+                .sort(keys.iter().copied(), Default::default())
+                .logical_plan)
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let summed = LazyFrame::collect_all_with_engine(plans, Engine::Auto, Default::default())?;
+    summed
+        .into_iter()
+        .map(|mut sums| {
+            let mut bytes = Vec::new();
+            ParquetWriter::new(&mut bytes)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut sums)?;
+            Ok(bytes)
+        })
+        .collect()
 }
 
 /// A code of an accepted event: ingest parsed it before the lake took it.

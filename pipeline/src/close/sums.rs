@@ -37,24 +37,26 @@ async fn kept(lake: &Location) -> Result<BTreeSet<String>, CloseError> {
     Ok(listed.into_iter().map(|entry| entry.path).collect())
 }
 
+/// How many event files are summed together: their sums are in memory until put.
+const SUMMED_TOGETHER: usize = 16;
+
 /// Sum each of `files`, put its sums in the lake and hold them in `copy`.
 async fn sum(lake: &Location, files: &[&EventFile], copy: &LocalCopy) -> Result<(), CloseError> {
-    if files.is_empty() {
-        return Ok(());
-    }
-    let paths: Vec<String> = files.iter().map(|f| f.path()).collect();
-    let events = lake.local_files(&paths).await?;
-    for file in files {
+    for files in files.chunks(SUMMED_TOGETHER) {
+        let paths: Vec<String> = files.iter().map(|f| f.path()).collect();
+        let events = lake.local_files(&paths).await?;
         // polars runs its own runtime: it reads on a thread outside ours.
         let sums = std::thread::scope(|scope| {
             scope
-                .spawn(|| events::daily_sums(events.root(), file))
+                .spawn(|| events::daily_sums(events.root(), files))
                 .join()
         })
-        .expect("summing an event file does not panic")?;
-        lake.put(&file.sums_path(), sums.clone()).await?;
-        copy.hold(&file.sums_path(), &sums)
-            .map_err(crate::lake::LakeError::Io)?;
+        .expect("summing event files does not panic")?;
+        for (file, sums) in files.iter().zip(sums) {
+            copy.hold(&file.sums_path(), &sums)
+                .map_err(crate::lake::LakeError::Io)?;
+            lake.put(&file.sums_path(), sums).await?;
+        }
     }
     Ok(())
 }
