@@ -8,7 +8,7 @@
 //! files ([`Billing`]): the events are read from the billed files only — on S3 only those are
 //! fetched — and no row is tested.
 
-use crate::domain::{parse_date, ChargeCode, KeychipId, Month, Parse, PaymentMethod, ProductCode};
+use crate::domain::{ChargeCode, KeychipId, Month, Parse, PaymentMethod, ProductCode};
 use crate::lake::layout::{EventFile, EventTable};
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -67,7 +67,7 @@ pub fn billed(
         Some(daily) => {
             let (keychips, dates, charges) = (
                 daily.column("keychip_id")?.str()?,
-                daily.column("play_date")?.str()?,
+                daily.column("play_date")?.date()?.physical(),
                 daily.column("charge_code")?.str()?,
             );
             let counts = daily.column("count")?.i64()?;
@@ -86,7 +86,7 @@ pub fn billed(
         Some(daily) => {
             let (keychips, dates, products, methods) = (
                 daily.column("keychip_id")?.str()?,
-                daily.column("purchase_date")?.str()?,
+                daily.column("purchase_date")?.date()?.physical(),
                 daily.column("product_code")?.str()?,
                 daily.column("payment_method")?.str()?,
             );
@@ -147,8 +147,11 @@ fn code<T: Parse>(text: Option<&str>) -> T {
     T::parse(text.unwrap_or_default()).expect("the lake holds accepted events' codes")
 }
 
-fn date(text: Option<&str>) -> NaiveDate {
-    parse_date(text.unwrap_or_default()).expect("the lake's partitions are dates")
+/// A date column's day (polars counts days from 1970-01-01).
+fn date(days: Option<i32>) -> NaiveDate {
+    const UNIX_EPOCH_FROM_CE: i32 = 719_163;
+    days.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + UNIX_EPOCH_FROM_CE))
+        .expect("the lake's partitions are dates")
 }
 
 /// What one computation bills (`statements.md`): the month, its last play date, and the month
@@ -231,7 +234,7 @@ impl Billed<'_> {
                 Ok(LazyFrame::scan_parquet_files(paths, Default::default())?
                     .group_by(per_day_keys.clone())
                     .agg([col(measure).sum()])
-                    .with_column(lit(date.to_string()).alias(date_column)))
+                    .with_column(lit(date).cast(DataType::Date).alias(date_column)))
             })
             .collect::<PolarsResult<Vec<_>>>()?;
         let daily = concat(days, UnionArgs::default())?
