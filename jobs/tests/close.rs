@@ -86,6 +86,44 @@ each_engine! {
     }
 }
 
+each_engine! {
+    async fn a_refresh_or_a_close_killed_while_summing_event_files_reruns_to_the_same_bytes(clean, killed) {
+        let clean = guide_site(clean);
+        let killed = guide_site(killed);
+        let under = |site: &Site, prefix: &str| -> BTreeMap<PathBuf, Vec<u8>> {
+            site.lake()
+                .into_iter()
+                .filter(|(p, _)| p.starts_with(prefix))
+                .collect()
+        };
+        assert!(clean.run(&["refresh"], None).status.success());
+        let summed = under(&clean, "provisional/daily");
+        assert!(summed.len() > 2, "{:?}", summed.keys());
+
+        // Killed once two files' sums are put: the rerun sums the others only.
+        let out = killed.run(&["refresh"], Some("daily-sums-put@2"));
+        assert!(!out.status.success(), "the failpoint kills the refresh");
+        assert_eq!(under(&killed, "provisional/daily").len(), 2);
+        assert!(killed.run(&["refresh"], None).status.success());
+        assert!(under(&killed, "provisional") == under(&clean, "provisional"));
+
+        // A close that finds no sums sums its files: killed doing so, its rerun writes the
+        // uninterrupted close's bytes (and, like it, leaves no sums of what it billed).
+        std::fs::remove_dir_all(killed.dir.path().join("lake/provisional/daily")).unwrap();
+        let out = killed.run(&["close", "2023-05"], Some("daily-sums-put@2"));
+        assert!(!out.status.success(), "the failpoint kills the close");
+        assert!(
+            closes(&killed).keys().all(|p| p.starts_with("provisional")),
+            "nothing of the close is written yet"
+        );
+        assert!(killed.run(&["close", "2023-05"], None).status.success());
+        assert!(clean.run(&["close", "2023-05"], None).status.success());
+        assert!(closes(&killed) == closes(&clean));
+        assert!(under(&killed, "provisional/daily").is_empty());
+        assert!(under(&clean, "provisional/daily").is_empty());
+    }
+}
+
 #[tokio::test]
 async fn finance_and_analysts_read_the_close() {
     let site = guide_site(ScratchDatabase::sqlite());

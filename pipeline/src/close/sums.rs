@@ -56,6 +56,7 @@ async fn sum(lake: &Location, files: &[&EventFile], copy: &LocalCopy) -> Result<
             copy.hold(&file.sums_path(), &sums)
                 .map_err(crate::lake::LakeError::Io)?;
             lake.put(&file.sums_path(), sums).await?;
+            crate::failpoint("daily-sums-put");
         }
     }
     Ok(())
