@@ -85,10 +85,11 @@ impl WithDaily {
         figures: [Cell; N],
         days: impl Iterator<Item = (NaiveDate, [Cell; N])>,
     ) {
-        self.details.push([leading, &figures].concat());
+        self.details.push_cells(leading.iter().chain(&figures));
         for (date, figures) in days {
-            self.daily
-                .push([leading, &[Cell::Date(Some(date))], &figures].concat());
+            let date = Cell::Date(Some(date));
+            let row = leading.iter().chain([&date]).chain(&figures);
+            self.daily.push_cells(row);
         }
     }
 

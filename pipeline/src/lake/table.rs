@@ -118,12 +118,18 @@ impl Table {
     }
 
     pub fn push(&mut self, row: Vec<Cell>) {
+        self.push_cells(&row);
+    }
+
+    /// Append a row given as cells borrowed from wherever they are (a daily view repeats its
+    /// detail row's leading cells on every day: they are not copied for each).
+    pub fn push_cells<'a>(&mut self, row: impl IntoIterator<Item = &'a Cell>) {
         for (builder, cell) in self.builders.iter_mut().zip(row) {
             match (builder, cell) {
-                (Builder::Text(b), Cell::Text(v)) => b.append_option(v),
+                (Builder::Text(b), Cell::Text(v)) => b.append_option(v.as_deref()),
                 (Builder::Date(b), Cell::Date(v)) => b.append_option(v.map(days_since_epoch)),
-                (Builder::Flag(b), Cell::Flag(v)) => b.append_option(v),
-                (Builder::Int(b), Cell::Int(v)) => b.append_option(v),
+                (Builder::Flag(b), Cell::Flag(v)) => b.append_option(*v),
+                (Builder::Int(b), Cell::Int(v)) => b.append_option(*v),
                 (Builder::Decimal(b), Cell::Decimal(v)) => b.append_option(v.map(|mut d| {
                     d.rescale(DECIMAL_SCALE as u32);
                     d.mantissa()
