@@ -4,6 +4,8 @@
 //!
 //! The schema keeps to what both engines share: dates as ISO text, decimals as exact text, yen
 //! as BIGINT, `$n` placeholders, `ON CONFLICT … DO UPDATE`: one set of migrations serves both.
+//! Storage only one engine has (SQLite's `WITHOUT ROWID`) is in migrations of its own
+//! (`migrations/sqlite/`), numbered among the shared ones and run in the same order.
 
 mod close;
 mod documents;
@@ -24,9 +26,14 @@ use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row};
+use std::borrow::Cow;
 use std::path::Path;
 
-static MIGRATIONS: Migrator = sqlx::migrate!("../migrations");
+/// The migrations of both engines.
+static SHARED_MIGRATIONS: Migrator = sqlx::migrate!("../migrations");
+
+/// SQLite's own, numbered among the shared ones.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 
 /// SQLite: a page cache for the index of every accepted id, and a write-ahead log, so that a
 /// commit syncs one file once (a rollback journal syncs two, twice).
@@ -73,6 +80,22 @@ enum Engine {
     Postgres,
 }
 
+impl Engine {
+    /// The shared migrations and the engine's own, in the order of their numbers: one list, so
+    /// that every migration a database has applied is one sqlx knows.
+    fn migrations(self) -> Migrator {
+        let mut migrations = SHARED_MIGRATIONS.migrations.to_vec();
+        if self == Engine::Sqlite {
+            migrations.extend_from_slice(&SQLITE_MIGRATIONS.migrations);
+        }
+        migrations.sort_by_key(|m| m.version);
+        Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        }
+    }
+}
+
 impl Database {
     /// Connect to `url` (`sqlite://…` or `postgres://…`) and bring its schema up to date. A
     /// SQLite file and its directory are created when missing.
@@ -99,7 +122,7 @@ impl Database {
             })
             .connect(&url)
             .await?;
-        MIGRATIONS.run(&pool).await?;
+        engine.migrations().run(&pool).await?;
         Ok(Database { pool, engine })
     }
 
@@ -269,5 +292,64 @@ impl Database {
             .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A SQLite ledger written before SQLite's own migration (a rowid table) keeps every id and
+    /// its batch once the migration has rebuilt it as a `WITHOUT ROWID` table.
+    #[tokio::test]
+    async fn a_sqlite_ledger_of_earlier_versions_is_rebuilt_keyed_with_every_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/kakin.db", dir.path().display());
+        sqlx::any::install_default_drivers();
+        let earlier = AnyPoolOptions::new()
+            .connect(&sqlite_url(url.strip_prefix("sqlite://").unwrap()).unwrap())
+            .await
+            .unwrap();
+        let until_10 = SHARED_MIGRATIONS
+            .migrations
+            .iter()
+            .filter(|m| m.version <= 10);
+        Migrator {
+            migrations: Cow::Owned(until_10.cloned().collect()),
+            ..Migrator::DEFAULT
+        }
+        .run(&earlier)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO accepted_events (feed, event_id, content_hash, batch_key) VALUES \
+             ('plays', 'P-2', 22, 7), ('plays', 'P-1', 11, NULL), ('purchases', 'P-1', 33, 7)",
+        )
+        .execute(&earlier)
+        .await
+        .unwrap();
+        earlier.close().await;
+
+        let db = Database::connect(&url).await.unwrap();
+        let table: String = sqlx::query_scalar(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accepted_events'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert!(table.contains("WITHOUT ROWID"), "{table}");
+        let plays = db.accepted_contents("plays", &["P-1", "P-2", "P-3"]).await;
+        let expected = HashMap::from([("P-1".to_owned(), 11), ("P-2".to_owned(), 22)]);
+        assert_eq!(plays.unwrap(), expected);
+        let purchases = db.accepted_contents("purchases", &["P-1"]).await.unwrap();
+        assert_eq!(purchases, HashMap::from([("P-1".to_owned(), 33)]));
+        db.forget_batch("0000000000000007").await.unwrap();
+        let left: Vec<(String, String)> =
+            sqlx::query_as("SELECT feed, event_id FROM accepted_events ORDER BY feed, event_id")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(left, vec![("plays".to_owned(), "P-1".to_owned())]);
     }
 }
