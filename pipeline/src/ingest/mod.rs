@@ -119,8 +119,9 @@ pub async fn ingest(
     }
     for day in new.chunk_by(|(a, _), (b, _)| a.date == b.date) {
         let mut run = BatchRun::new(batch_name(day, &[], &[]), &master);
+        let mut reading = DayReading::start(db, day).await;
         for (delivery, fetched) in day {
-            let counts = run.ingest_file(db, delivery, fetched).await?;
+            let counts = run.ingest_file(db, delivery, &mut reading).await?;
             run.record_file(delivery, fetched, &counts);
             let file = FileReport {
                 path: delivery.path.clone(),
@@ -129,6 +130,7 @@ pub async fn ingest(
             progress.file_done(&file);
             report.files.push(file);
         }
+        reading.finish().await?;
         report.batches.extend(run.finish(db, lake).await?);
     }
     report
@@ -216,6 +218,99 @@ async fn flushed(flushing: Option<Flushing>) -> Result<(), DbError> {
     Ok(())
 }
 
+/// A day's files read (decompressed, split, parsed) on a thread of their own, one after the
+/// other, a few chunks ahead of the decisions and the Parquet writers; the database asked about
+/// a chunk's ids while the chunk before it is decided, and one flush of accepted ids recording
+/// meanwhile ([`Recent`]). A file's last chunk is followed by the next file's first at once, so
+/// that neither the reading nor the database waits at the files' boundaries.
+struct DayReading {
+    received: tokio::sync::mpsc::Receiver<Chunk>,
+    reading: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The next chunk, and the database's answer about its ids on its way.
+    next: Option<(Chunk, Asking)>,
+    /// The accepted ids being recorded.
+    flushing: Option<Flushing>,
+}
+
+impl DayReading {
+    async fn start(db: &Database, day: &[(Delivery, Fetched)]) -> DayReading {
+        let (chunks, mut received) = tokio::sync::mpsc::channel::<Chunk>(2);
+        let files: Vec<_> = day
+            .iter()
+            .map(|(delivery, fetched)| {
+                let path = fetched.local.path().to_owned();
+                (path, delivery.gzip, delivery.feed)
+            })
+            .collect();
+        let reading = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            for (path, gzip, feed) in files {
+                let mut lines = Lines::open(&path, gzip)?;
+                let mut reader = FileReader::new(feed);
+                loop {
+                    let chunk = reader.read_chunk(&mut lines);
+                    let last = chunk.last;
+                    if chunks.blocking_send(chunk).is_err() {
+                        return Ok(());
+                    }
+                    if last {
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        });
+        let next = received.recv().await.map(|chunk| ask(db, chunk));
+        DayReading {
+            received,
+            reading,
+            next,
+            flushing: None,
+        }
+    }
+
+    /// The next chunk with the database's answer about its ids, the one after it asked.
+    async fn next_chunk(
+        &mut self,
+        db: &Database,
+    ) -> Result<(Chunk, HashMap<String, i64>), IngestError> {
+        let Some((chunk, asking)) = self.next.take() else {
+            // The reading thread stopped before the day's last chunk: its error says why.
+            self.finish().await?;
+            unreachable!("the reading thread sends every file's last chunk or fails");
+        };
+        let found = asking.await.expect("the lookup does not panic")?;
+        self.next = self.received.recv().await.map(|chunk| ask(db, chunk));
+        Ok((chunk, found))
+    }
+
+    /// Wait for the last flush and the reading thread.
+    async fn finish(&mut self) -> Result<(), IngestError> {
+        flushed(self.flushing.take()).await?;
+        (&mut self.reading)
+            .await
+            .expect("the reading thread does not panic")?;
+        Ok(())
+    }
+}
+
+/// Start asking the database for the content hashes accepted earlier under the ids of
+/// `chunk`. Every id is asked, those this batch accepted recently too: a decision looks at the
+/// batch's recent acceptances first.
+fn ask(db: &Database, chunk: Chunk) -> (Chunk, Asking) {
+    let ids: Vec<String> = chunk
+        .lines
+        .iter()
+        .filter_map(|l| l.parsed.as_ref().ok())
+        .map(|(e, _)| e.id.clone())
+        .collect();
+    let (db, feed) = (db.clone(), chunk.feed);
+    let asking = tokio::spawn(async move {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        db.accepted_contents(feed.name(), &ids).await
+    });
+    (chunk, asking)
+}
+
 enum Decision {
     Accept,
     Duplicate,
@@ -251,24 +346,6 @@ impl<'m> BatchRun<'m> {
     fn earlier(&self, event: &Event, found: &HashMap<String, i64>) -> Option<i64> {
         let recent = self.recent.get(event.feed, &event.id);
         recent.or_else(|| found.get(&event.id).copied())
-    }
-
-    /// Start asking the database for the content hashes accepted earlier under the ids of
-    /// `chunk`. Every id is asked, those this batch accepted recently too: the ids of the last
-    /// flush are forgotten before the answer is used.
-    fn ask(db: &Database, feed: Feed, chunk: Chunk) -> (Chunk, Asking) {
-        let ids: Vec<String> = chunk
-            .lines
-            .iter()
-            .filter_map(|l| l.parsed.as_ref().ok())
-            .map(|(e, _)| e.id.clone())
-            .collect();
-        let db = db.clone();
-        let asking = tokio::spawn(async move {
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            db.accepted_contents(feed.name(), &ids).await
-        });
-        (chunk, asking)
     }
 
     /// What becomes of a line (`feeds.md`, "What bad input gets"), in the order of its reasons:
@@ -400,42 +477,11 @@ impl<'m> BatchRun<'m> {
         &mut self,
         db: &Database,
         delivery: &Delivery,
-        fetched: &Fetched,
+        reading: &mut DayReading,
     ) -> Result<FileCounts, IngestError> {
         let mut counts = FileCounts::default();
-        // Reading (decompressing, splitting, parsing) runs on a thread of its own, a few chunks
-        // ahead of the decisions and the Parquet writers here.
-        let (chunks, mut received) = tokio::sync::mpsc::channel::<Chunk>(2);
-        let (path, gzip, feed) = (
-            fetched.local.path().to_owned(),
-            delivery.gzip,
-            delivery.feed,
-        );
-        let reading = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let mut lines = Lines::open(&path, gzip)?;
-            let mut reader = FileReader::new(feed);
-            loop {
-                let mut chunk = Chunk::default();
-                let end = reader.read_chunk(&mut lines, &mut chunk);
-                if chunks.blocking_send(chunk).is_err() || end {
-                    return Ok(());
-                }
-            }
-        });
-        // The database is asked about a chunk's ids while the chunk before it is decided, once
-        // the ids flushed before are recorded: a decision looks at this batch's recent
-        // acceptances first, so an id accepted meanwhile is still seen.
-        let mut flushing: Option<Flushing> = None;
-        let mut next = received
-            .recv()
-            .await
-            .map(|chunk| Self::ask(db, feed, chunk));
-        while let Some((chunk, asking)) = next.take() {
-            let found = asking.await.expect("the lookup does not panic")?;
-            flushed(flushing.take()).await?;
-            if let Some(following) = received.recv().await {
-                next = Some(Self::ask(db, feed, following));
-            }
+        loop {
+            let (chunk, found) = reading.next_chunk(db).await?;
             counts.blank += chunk.blank;
             for line in chunk.lines {
                 counts.rows += 1;
@@ -462,11 +508,12 @@ impl<'m> BatchRun<'m> {
                     }
                 }
             }
-            flushing = self.flush(db).await?;
+            flushed(reading.flushing.take()).await?;
+            reading.flushing = self.flush(db).await?;
+            if chunk.last {
+                return Ok(counts);
+            }
         }
-        flushed(flushing).await?;
-        reading.await.expect("the reading thread does not panic")?;
-        Ok(counts)
     }
 
     /// Start recording the ids accepted since the last flush, when there are enough of them,

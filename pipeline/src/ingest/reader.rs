@@ -17,9 +17,12 @@ pub(super) struct Line {
     pub(super) parsed: Result<(Event, i64), Rejection>,
 }
 
-/// Lines read together, their texts in one buffer.
-#[derive(Default)]
+/// Lines of one file read together, their texts in one buffer.
 pub(super) struct Chunk {
+    /// The feed of the chunk's file.
+    pub(super) feed: Feed,
+    /// Whether the chunk is its file's last.
+    pub(super) last: bool,
     pub(super) lines: Vec<Line>,
     /// Blank lines read (not rows, but reported).
     pub(super) blank: u64,
@@ -77,11 +80,19 @@ impl FileReader {
         };
     }
 
-    /// Read up to a chunk of data lines into `chunk`; true at the end of the file.
-    pub(super) fn read_chunk(&mut self, lines: &mut Lines, chunk: &mut Chunk) -> bool {
-        let end = self.fill(lines, chunk);
+    /// Read up to a chunk of data lines.
+    pub(super) fn read_chunk(&mut self, lines: &mut Lines) -> Chunk {
+        let mut chunk = Chunk {
+            feed: self.feed,
+            last: false,
+            lines: Vec::new(),
+            blank: 0,
+            text: String::new(),
+            positions: None,
+        };
+        chunk.last = self.fill(lines, &mut chunk);
         chunk.positions = self.positions.as_ref().ok().cloned();
-        end
+        chunk
     }
 
     fn fill(&mut self, lines: &mut Lines, chunk: &mut Chunk) -> bool {

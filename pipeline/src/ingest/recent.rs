@@ -3,10 +3,11 @@
 //! A batch records its accepted ids in the ledger as it goes, every [`FLUSH`] ids in a
 //! transaction of their own (tagged with the batch, so that a killed run's are removed), so that
 //! its memory is a few chunks' ids whatever the size of the night. The database is asked about
-//! a chunk's ids while the chunk before it is decided, once the flushes before that one are
-//! done: its answer shows every id flushed until then, and these hold the rest — the ids
-//! accepted since the last flush, and those of the last flush, which the answer in use may have
-//! been asked before.
+//! a chunk's ids as soon as the chunk before it is answered, while that chunk is decided and the
+//! flush before it may still be recording: one flush at a time is in flight, and it overlaps the
+//! decisions. An answer shows every id flushed before it was asked, so these hold the rest: the
+//! ids accepted since the last flush, and those of the last two flushes (the last is recording;
+//! the one before may have been when the answer in use was asked).
 
 use super::Feed;
 use crate::db::AcceptedId;
@@ -23,17 +24,17 @@ pub(super) struct Recent {
     unflushed: Vec<AcceptedId>,
     /// The ids of `unflushed`.
     accepted: ByFeed,
-    /// The ids of the last flush.
-    flushed: ByFeed,
+    /// The ids of the last flush, then of the one before it.
+    flushed: [ByFeed; 2],
 }
 
 impl Recent {
     /// The content hash accepted under `id` since the answers in use were asked.
     pub fn get(&self, feed: Feed, id: &str) -> Option<i64> {
         let feed = feed as usize;
-        self.accepted[feed]
-            .get(id)
-            .or_else(|| self.flushed[feed].get(id))
+        std::iter::once(&self.accepted)
+            .chain(&self.flushed)
+            .find_map(|ids| ids[feed].get(id))
             .copied()
     }
 
@@ -42,19 +43,59 @@ impl Recent {
         self.unflushed.push(accepted);
     }
 
-    /// At the end of a chunk, once the next chunk's question was asked after every earlier
-    /// flush was done: the ids to record now, when there are enough of them.
+    /// At the end of a chunk, once the flush before is recorded: the ids to record now, when
+    /// there are enough of them. The flush before it is kept one chunk more: the next chunk's
+    /// answer was asked while it was recording.
     pub fn flush(&mut self) -> Option<Vec<AcceptedId>> {
-        if self.unflushed.len() < FLUSH {
-            self.flushed = ByFeed::default();
-            return None;
-        }
-        self.flushed = std::mem::take(&mut self.accepted);
-        Some(std::mem::take(&mut self.unflushed))
+        let flushing = self.unflushed.len() >= FLUSH;
+        let newest = if flushing {
+            std::mem::take(&mut self.accepted)
+        } else {
+            ByFeed::default()
+        };
+        let before = std::mem::take(&mut self.flushed[0]);
+        self.flushed = [newest, before];
+        flushing.then(|| std::mem::take(&mut self.unflushed))
     }
 
     /// The ids not flushed, recorded when the batch commits.
     pub fn into_unflushed(self) -> Vec<AcceptedId> {
         self.unflushed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn play(n: usize) -> AcceptedId {
+        AcceptedId {
+            feed: Feed::Plays.name(),
+            event_id: format!("P-{n}"),
+            content_hash: n as i64,
+        }
+    }
+
+    /// The answer used for a chunk was asked while the chunk before it was decided, when the
+    /// flush before that one may still have been recording: an id is held until two more
+    /// chunks have ended after its flush began.
+    #[test]
+    fn a_flushed_id_is_held_until_the_answers_in_use_were_asked_after_its_flush_was_recorded() {
+        let mut recent = Recent::default();
+        for n in 0..FLUSH {
+            recent.accept(play(n), Feed::Plays);
+        }
+        assert_eq!(recent.get(Feed::Plays, "P-7"), Some(7));
+        assert_eq!(recent.flush().map(|ids| ids.len()), Some(FLUSH));
+        assert_eq!(recent.get(Feed::Plays, "P-7"), Some(7));
+        recent.accept(play(FLUSH), Feed::Plays);
+        assert_eq!(recent.flush(), None, "fewer ids than a flush wait");
+        assert_eq!(recent.get(Feed::Plays, "P-7"), Some(7));
+        assert_eq!(recent.get(Feed::Purchases, "P-7"), None);
+        assert_eq!(recent.flush(), None);
+        assert_eq!(recent.get(Feed::Plays, "P-7"), None);
+        let unflushed = Some(FLUSH as i64);
+        assert_eq!(recent.get(Feed::Plays, &format!("P-{FLUSH}")), unflushed);
+        assert_eq!(recent.into_unflushed(), vec![play(FLUSH)]);
     }
 }
