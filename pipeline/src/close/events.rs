@@ -210,8 +210,9 @@ impl Billed<'_> {
     }
 
     /// The daily sums of `table`'s measure per its keys over the files this computation
-    /// bills, sorted by the keys; none when no file is billed. Each day's files are summed on
-    /// their own, the days in parallel.
+    /// bills, day after day; none when no file is billed. Each day's files are summed on their
+    /// own, the days in parallel; a day of one file's daily sums is summed already. (The rows
+    /// are not sorted: the statements group them by their own keys.)
     fn daily(&self, table: EventTable) -> PolarsResult<Option<DataFrame>> {
         let (keys, measure) = summed_by(table);
         let files = self.files(table);
@@ -227,14 +228,17 @@ impl Billed<'_> {
         let days = files
             .into_iter()
             .map(|(date, paths)| {
+                let summed = self.sums.is_some() && paths.len() == 1;
                 let paths = paths
                     .iter()
                     .map(|p| PlRefPath::new(p.display().to_string()))
                     .collect();
-                Ok(LazyFrame::scan_parquet_files(paths, Default::default())?
-                    .group_by(per_day_keys.clone())
-                    .agg([col(measure).sum()])
-                    .with_column(lit(date).cast(DataType::Date).alias(date_column)))
+                let day = LazyFrame::scan_parquet_files(paths, Default::default())?;
+                let day = match summed {
+                    true => day,
+                    false => day.group_by(per_day_keys.clone()).agg([col(measure).sum()]),
+                };
+                Ok(day.with_column(lit(date).cast(DataType::Date).alias(date_column)))
             })
             .collect::<PolarsResult<Vec<_>>>()?;
         let daily = concat(days, UnionArgs::default())?
@@ -244,7 +248,6 @@ impl Billed<'_> {
                     .map(|k| col(*k))
                     .collect::<Vec<_>>(),
             )
-            .sort(keys.iter().copied(), Default::default())
             .collect()?;
         Ok(Some(daily))
     }

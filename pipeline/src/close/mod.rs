@@ -278,6 +278,22 @@ impl Inputs {
     }
 }
 
+/// Run `work(core, cores)` on a thread for each core and collect the results in core order:
+/// the close splits its millions of daily counts among them.
+fn on_every_core<R: Send>(work: impl Fn(usize, usize) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        let work = &work;
+        let workers: Vec<_> = (0..cores)
+            .map(|core| scope.spawn(move || work(core, cores)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("the close's work does not panic"))
+            .collect()
+    })
+}
+
 /// Where `month` stands in the sequence of closes: closed already (with its invoices), or
 /// the next to close.
 async fn sequence(db: &Database, month: Month) -> Result<Option<CloseReport>, CloseError> {

@@ -9,9 +9,11 @@ use super::attribution::{Place, PlacedDay, Usage};
 use super::statements::overflow;
 use super::CloseError;
 use crate::domain::*;
+use ahash::AHashMap;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use std::hash::Hash;
 
 /// The count of each day of a detail row (the daily views).
 pub type Days = BTreeMap<NaiveDate, i64>;
@@ -149,9 +151,13 @@ pub(super) fn amount(count: i64, price: Decimal) -> Result<Yen, Overflow> {
     half_up(times(count, price)?)
 }
 
+/// Detail rows being counted, by key: hashed while the days are counted (a million days at
+/// a national network's size), put in the order of their keys once counted ([`in_order`]).
+type Rows<K, V> = AHashMap<K, (V, Days)>;
+
 /// Count a day into the detail row of `key`, starting the row from `start`.
-fn count_day<K: Ord, V>(
-    rows: &mut BTreeMap<K, (V, Days)>,
+fn count_day<K: Hash + Eq, V>(
+    rows: &mut Rows<K, V>,
     key: K,
     start: impl FnOnce() -> V,
     day: &PlacedDay,
@@ -164,8 +170,105 @@ fn count_day<K: Ord, V>(
         .or_default() += day.count;
 }
 
+/// The counted rows in the order of their keys.
+fn in_order<K: Ord, V>(rows: Rows<K, V>) -> Vec<(K, (V, Days))> {
+    let mut rows: Vec<_> = rows.into_iter().collect();
+    rows.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    rows
+}
+
 fn total(days: &Days) -> Result<i64, Overflow> {
     checked_sum(days.values().copied())
+}
+
+/// Platform sales are not split by payment method: their key has none.
+type ProductKey = (Place, ProductCode, Option<PaymentMethod>, Yen);
+
+/// The days counted into detail rows: a row per unit price (by value: 100 and 100.00 are one
+/// price) and, for billing, per tax rate — a change of either inside a month makes two rows,
+/// each day priced as it was — and the days that could not be priced.
+#[derive(Default)]
+struct Counted {
+    billing: Rows<(Place, ChargeCode, Decimal, Decimal), Charge>,
+    commissions: Rows<(Place, ChargeCode, Decimal), Charge>,
+    sold: Rows<ProductKey, Product>,
+    unpriced: Vec<String>,
+}
+
+impl Counted {
+    fn count<'d>(in_force: &InForce, days: impl Iterator<Item = &'d PlacedDay>) -> Counted {
+        let mut counted = Counted::default();
+        for day in days {
+            if let Err(unpriced) = counted.count_day(in_force, day) {
+                counted.unpriced.push(unpriced);
+            }
+        }
+        counted
+    }
+
+    fn count_day(&mut self, in_force: &InForce, day: &PlacedDay) -> Result<(), String> {
+        match &day.usage {
+            Usage::Plays { charge } => {
+                let Some(charge) = in_force.charge_on(charge, day.date) else {
+                    return Err(format!("charge {charge} is not in force on {}", day.date));
+                };
+                let (place, code, price) =
+                    (day.place.clone(), charge.code.clone(), charge.unit_price.0);
+                let start = || charge.clone();
+                match charge.kind {
+                    ChargeKind::Billing => {
+                        let key = (place, code, price, charge.tax_rate.0);
+                        count_day(&mut self.billing, key, start, day);
+                    }
+                    ChargeKind::Commission => {
+                        count_day(&mut self.commissions, (place, code, price), start, day)
+                    }
+                }
+            }
+            Usage::Purchases { product, method } => {
+                let Some(product) = in_force.product_on(product, day.date) else {
+                    return Err(format!("product {product} is not in force on {}", day.date));
+                };
+                let method = match product.settlement {
+                    Settlement::Platform => None,
+                    Settlement::Operator if method.is_none() => {
+                        return Err(format!(
+                            "product {} was sold on {} by an unknown payment method",
+                            product.code, day.date
+                        ));
+                    }
+                    Settlement::Operator => *method,
+                };
+                let key = (
+                    day.place.clone(),
+                    product.code.clone(),
+                    method,
+                    product.unit_price,
+                );
+                count_day(&mut self.sold, key, || product.clone(), day);
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of two shards of the key-chips (a row's key holds its key-chip, so no row is
+    /// in both).
+    fn merge(mut self, other: Counted) -> Counted {
+        self.billing.extend(other.billing);
+        self.commissions.extend(other.commissions);
+        self.sold.extend(other.sold);
+        self.unpriced.extend(other.unpriced);
+        self
+    }
+}
+
+/// Which of `shards` counts the days of `keychip`.
+fn shard_of(keychip: &KeychipId, shards: usize) -> usize {
+    let hash = keychip
+        .as_str()
+        .bytes()
+        .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+    hash % shards
 }
 
 /// The detail tables of a close, each in the order of its keys.
@@ -176,72 +279,28 @@ pub struct Details {
     pub reference: Vec<ReferenceRow>,
 }
 
-/// Price the days a close bills into its detail tables. Days whose charge or product is not in
-/// force are listed as the error; a figure that does not fit names its partner.
+/// Price the days a close bills into its detail tables, counted on every core (each the
+/// key-chips of its shard). Days whose charge or product is not in force are listed as the
+/// error; a figure that does not fit names its partner.
 pub fn details(
     master: &MasterData,
     rates: Rates,
     days: &[PlacedDay],
 ) -> Result<Details, CloseError> {
-    let mut unpriced = Vec::new();
-    // A row per unit price (by value: 100 and 100.00 are one price) and, for billing, per tax
-    // rate: a change of either inside a month makes two rows, each day priced as it was.
-    let mut billing: BTreeMap<(Place, ChargeCode, Decimal, Decimal), (Charge, Days)> =
-        BTreeMap::new();
-    let mut commissions: BTreeMap<(Place, ChargeCode, Decimal), (Charge, Days)> = BTreeMap::new();
-    // Platform sales are not split by payment method: their key has none.
-    type ProductKey = (Place, ProductCode, Option<PaymentMethod>, Yen);
-    let mut sold: BTreeMap<ProductKey, (Product, Days)> = BTreeMap::new();
-    for day in days {
-        match &day.usage {
-            Usage::Plays { charge } => {
-                let Some(charge) = master.charge_on(charge, day.date) else {
-                    unpriced.push(format!("charge {charge} is not in force on {}", day.date));
-                    continue;
-                };
-                let (place, code, price) =
-                    (day.place.clone(), charge.code.clone(), charge.unit_price.0);
-                match charge.kind {
-                    ChargeKind::Billing => {
-                        let key = (place, code, price, charge.tax_rate.0);
-                        count_day(&mut billing, key, || charge.clone(), day);
-                    }
-                    ChargeKind::Commission => {
-                        count_day(
-                            &mut commissions,
-                            (place, code, price),
-                            || charge.clone(),
-                            day,
-                        );
-                    }
-                }
-            }
-            Usage::Purchases { product, method } => {
-                let Some(product) = master.product_on(product, day.date) else {
-                    unpriced.push(format!("product {product} is not in force on {}", day.date));
-                    continue;
-                };
-                let method = match product.settlement {
-                    Settlement::Platform => None,
-                    Settlement::Operator if method.is_none() => {
-                        unpriced.push(format!(
-                            "product {} was sold on {} by an unknown payment method",
-                            product.code, day.date
-                        ));
-                        continue;
-                    }
-                    Settlement::Operator => *method,
-                };
-                let key = (
-                    day.place.clone(),
-                    product.code.clone(),
-                    method,
-                    product.unit_price,
-                );
-                count_day(&mut sold, key, || product.clone(), day);
-            }
-        }
-    }
+    let in_force = master.in_force();
+    let Counted {
+        billing,
+        commissions,
+        sold,
+        mut unpriced,
+    } = super::on_every_core(|core, cores| {
+        let shard = days
+            .iter()
+            .filter(|d| shard_of(&d.place.keychip, cores) == core);
+        Counted::count(&in_force, shard)
+    })
+    .into_iter()
+    .fold(Counted::default(), Counted::merge);
     if !unpriced.is_empty() {
         unpriced.sort();
         unpriced.dedup();
@@ -249,7 +308,7 @@ pub fn details(
     }
 
     let mut billed = Vec::new();
-    for ((place, _, price, _), (charge, days)) in billing {
+    for ((place, _, price, _), (charge, days)) in in_order(billing) {
         let count = total(&days).map_err(overflow(&place.partner))?;
         billed.push(BillingDetail {
             amount: amount(count, price).map_err(overflow(&place.partner))?,
@@ -260,7 +319,7 @@ pub fn details(
         });
     }
     let mut payments = Vec::new();
-    for ((place, _, price), (charge, days)) in commissions {
+    for ((place, _, price), (charge, days)) in in_order(commissions) {
         let count = total(&days).map_err(overflow(&place.partner))?;
         payments.push(PaymentDetail {
             title: charge.title.clone(),
@@ -278,7 +337,7 @@ pub fn details(
         });
     }
     let mut reference = Vec::new();
-    for ((place, _, method, price), (product, days)) in sold {
+    for ((place, _, method, price), (product, days)) in in_order(sold) {
         let partner = place.partner.clone();
         let overflow = overflow(&partner);
         let count = total(&days).map_err(&overflow)?;

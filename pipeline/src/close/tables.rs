@@ -224,12 +224,13 @@ impl Build<'_> {
                 text(&d.charge.item_name),
                 text(&d.charge.charge_name),
             ];
+            let invoice = optional(self.invoice_of(&p.partner));
             let rest = |count, amount| {
                 [
                     int(count),
                     decimal(d.charge.unit_price.0),
                     yen(amount),
-                    optional(self.invoice_of(&p.partner)),
+                    invoice.clone(),
                 ]
             };
             let days = d

@@ -1,8 +1,10 @@
 //! The records of master data and adjustment slips (`feeds.md`), as parsed values.
 
 use super::*;
+use ahash::AHashMap;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
+use std::hash::Hash;
 
 /// 取引先: an operating company, billed and paid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,33 +114,113 @@ pub struct MasterData {
     pub rates: BTreeMap<(RateName, NaiveDate), Rate>,
 }
 
-/// The row of `rows` (keyed by code and `valid_from`) in force on `date`: the last that starts
-/// on or before it, if it has not ended (one code's intervals never overlap).
-fn in_force<'a, K: Ord + Clone, V>(
-    rows: &'a BTreeMap<(K, NaiveDate), V>,
-    code: &K,
-    date: NaiveDate,
-    validity: impl Fn(&V) -> Validity,
-) -> Option<&'a V> {
-    let (_, row) = rows
-        .range((code.clone(), NaiveDate::MIN)..=(code.clone(), date))
-        .next_back()?;
-    validity(row).contains(date).then_some(row)
+/// The rows of one dated master table (keyed by code and `valid_from`) by code, each code's
+/// in the order they start.
+struct ByCode<'a, K, V> {
+    rows: AHashMap<&'a K, Vec<(NaiveDate, &'a V)>>,
+    validity: fn(&V) -> Validity,
 }
 
-impl MasterData {
+impl<'a, K: Hash + Eq, V> ByCode<'a, K, V> {
+    fn new(table: &'a BTreeMap<(K, NaiveDate), V>, validity: fn(&V) -> Validity) -> Self {
+        let mut rows: AHashMap<&K, Vec<_>> = AHashMap::new();
+        for ((code, from), row) in table {
+            rows.entry(code).or_default().push((*from, row));
+        }
+        ByCode { rows, validity }
+    }
+
+    /// The row of `code` in force on `date`: the last that starts on or before it, if it has
+    /// not ended (one code's intervals never overlap).
+    fn on(&self, code: &K, date: NaiveDate) -> Option<&'a V> {
+        let rows = self.rows.get(code)?;
+        let started = rows.partition_point(|(from, _)| *from <= date);
+        let (_, row) = rows[..started].last()?;
+        (self.validity)(row).contains(date).then_some(*row)
+    }
+}
+
+/// The master data's dated rows, looked up by code and date: a close looks up every key-chip's
+/// day and every charge's and product's, millions at a national network's size, so the codes
+/// are hashed once here instead of searched for in the tables' B-trees at each lookup.
+pub struct InForce<'a> {
+    keychips: ByCode<'a, KeychipId, KeychipAssignment>,
+    charges: ByCode<'a, ChargeCode, Charge>,
+    products: ByCode<'a, ProductCode, Product>,
+}
+
+impl<'a> InForce<'a> {
     /// Which store held key-chip `id` on `date`.
-    pub fn keychip_on(&self, id: &KeychipId, date: NaiveDate) -> Option<&KeychipAssignment> {
-        in_force(&self.keychips, id, date, |k| k.validity)
+    pub fn keychip_on(&self, id: &KeychipId, date: NaiveDate) -> Option<&'a KeychipAssignment> {
+        self.keychips.on(id, date)
     }
 
     /// Charge `code` as in force on `date`.
-    pub fn charge_on(&self, code: &ChargeCode, date: NaiveDate) -> Option<&Charge> {
-        in_force(&self.charges, code, date, |c| c.validity)
+    pub fn charge_on(&self, code: &ChargeCode, date: NaiveDate) -> Option<&'a Charge> {
+        self.charges.on(code, date)
     }
 
     /// Product `code` as in force on `date`.
-    pub fn product_on(&self, code: &ProductCode, date: NaiveDate) -> Option<&Product> {
-        in_force(&self.products, code, date, |p| p.validity)
+    pub fn product_on(&self, code: &ProductCode, date: NaiveDate) -> Option<&'a Product> {
+        self.products.on(code, date)
+    }
+}
+
+impl MasterData {
+    /// The key-chips', charges' and products' rows, to be looked up by code and date.
+    pub fn in_force(&self) -> InForce<'_> {
+        InForce {
+            keychips: ByCode::new(&self.keychips, |k| k.validity),
+            charges: ByCode::new(&self.charges, |c| c.validity),
+            products: ByCode::new(&self.products, |p| p.validity),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn held(keychip: &str, store: &str, from: &str, to: Option<&str>) -> KeychipAssignment {
+        KeychipAssignment {
+            keychip: KeychipId::parse(keychip).unwrap(),
+            store: StoreCode::parse(store).unwrap(),
+            title: TitleCode::parse("SH4").unwrap(),
+            validity: Validity::new(date(from), to.map(date)).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_row_in_force_is_the_last_started_and_not_ended() {
+        let mut master = MasterData::default();
+        for row in [
+            held("A1", "S1", "2026-10-01", Some("2026-10-10")),
+            held("A1", "S2", "2026-10-15", None),
+            held("A2", "S3", "2026-10-05", None),
+        ] {
+            master
+                .keychips
+                .insert((row.keychip.clone(), row.validity.from), row);
+        }
+        let in_force = master.in_force();
+        let store_on = |keychip: &str, day: &str| {
+            let keychip = KeychipId::parse(keychip).unwrap();
+            in_force
+                .keychip_on(&keychip, date(day))
+                .map(|k| k.store.to_string())
+        };
+        assert_eq!(store_on("A1", "2026-09-30"), None, "before its first row");
+        assert_eq!(store_on("A1", "2026-10-01").as_deref(), Some("S1"));
+        assert_eq!(store_on("A1", "2026-10-10").as_deref(), Some("S1"));
+        assert_eq!(store_on("A1", "2026-10-12"), None, "between two rows");
+        assert_eq!(store_on("A1", "2026-10-15").as_deref(), Some("S2"));
+        assert_eq!(store_on("A1", "2027-01-01").as_deref(), Some("S2"));
+        assert_eq!(store_on("A2", "2026-10-04"), None);
+        assert_eq!(store_on("A2", "2026-10-05").as_deref(), Some("S3"));
+        assert_eq!(store_on("A3", "2026-10-05"), None, "no such key-chip");
     }
 }
