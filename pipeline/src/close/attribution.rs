@@ -56,66 +56,34 @@ fn place(
     })
 }
 
-/// Attribute every billed day to the store that held its key-chip on that day, each core a
-/// part of the days; the days that no store held are listed as the error.
-pub fn attribute(
-    master: &MasterData,
-    plays: &[DailyPlays],
-    purchases: &[DailyPurchases],
-) -> Result<Vec<PlacedDay>, Vec<String>> {
-    let in_force = master.in_force();
-    let parts = super::on_every_core(|core, cores| {
-        let (plays, purchases) = (part(plays, core, cores), part(purchases, core, cores));
-        attribute_part(master, &in_force, plays, purchases)
-    });
-    let mut placed = Vec::with_capacity(plays.len() + purchases.len());
-    let mut unheld = Vec::new();
-    for (part_placed, part_unheld) in parts {
-        placed.extend(part_placed);
-        unheld.extend(part_unheld);
-    }
-    if unheld.is_empty() {
-        Ok(placed)
-    } else {
-        unheld.sort();
-        unheld.dedup();
-        Err(unheld)
-    }
-}
-
-/// The `core`th of `cores` parts of `items`.
-fn part<T>(items: &[T], core: usize, cores: usize) -> &[T] {
-    &items[items.len() * core / cores..items.len() * (core + 1) / cores]
-}
-
-/// The days of one part attributed, and those no store held.
-fn attribute_part(
-    master: &MasterData,
-    in_force: &InForce,
-    plays: &[DailyPlays],
-    purchases: &[DailyPurchases],
-) -> (Vec<PlacedDay>, Vec<String>) {
+/// Each of the daily counts attributed to the store that held its key-chip that day, as it is
+/// counted (a national month has millions: they are not kept); the days no store held are
+/// added to `unheld`.
+pub(super) fn attributed<'d>(
+    master: &'d MasterData,
+    in_force: &'d InForce,
+    plays: impl Iterator<Item = &'d DailyPlays> + 'd,
+    purchases: impl Iterator<Item = &'d DailyPurchases> + 'd,
+    unheld: &'d mut Vec<String>,
+) -> impl Iterator<Item = PlacedDay> + 'd {
     let days = plays
-        .iter()
         .map(|d| {
             let usage = Usage::Plays {
                 charge: d.charge.clone(),
             };
             (&d.keychip, d.date, usage, d.count)
         })
-        .chain(purchases.iter().map(|d| {
+        .chain(purchases.map(|d| {
             let usage = Usage::Purchases {
                 product: d.product.clone(),
                 method: Some(d.method),
             };
             (&d.keychip, d.date, usage, d.quantity)
         }));
-    let mut placed = Vec::with_capacity(plays.len() + purchases.len());
-    let mut unheld = Vec::new();
     // The daily counts come a key-chip's day at a time (a row per charge or product): its
     // place is looked up once.
     let mut last: Option<(&KeychipId, NaiveDate, Option<Place>)> = None;
-    for (keychip, date, usage, count) in days {
+    days.filter_map(move |(keychip, date, usage, count)| {
         let place = match &last {
             Some((k, d, place)) if *k == keychip && *d == date => place.clone(),
             _ => {
@@ -124,15 +92,14 @@ fn attribute_part(
                 place
             }
         };
-        match place {
-            Some(place) => placed.push(PlacedDay {
-                place,
-                date,
-                usage,
-                count,
-            }),
-            None => unheld.push(format!("key-chip {keychip} on {date}: no store held it")),
+        if place.is_none() {
+            unheld.push(format!("key-chip {keychip} on {date}: no store held it"));
         }
-    }
-    (placed, unheld)
+        Some(PlacedDay {
+            place: place?,
+            date,
+            usage,
+            count,
+        })
+    })
 }

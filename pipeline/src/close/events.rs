@@ -71,12 +71,18 @@ pub fn billed(
                 daily.column("charge_code")?.str()?,
             );
             let counts = daily.column("count")?.i64()?;
-            (0..daily.height())
-                .map(|i| DailyPlays {
-                    keychip: code(keychips.get(i)),
-                    date: date(dates.get(i)),
-                    charge: code(charges.get(i)),
-                    count: counts.get(i).unwrap_or_default(),
+            // Each column iterated chunk after chunk (a row looked up by its index would look
+            // its chunk up first: a month's daily counts come in a chunk per day).
+            keychips
+                .iter()
+                .zip(dates.iter())
+                .zip(charges.iter())
+                .zip(counts.iter())
+                .map(|(((keychip, day), charge), count)| DailyPlays {
+                    keychip: code(keychip),
+                    date: date(day),
+                    charge: code(charge),
+                    count: count.unwrap_or_default(),
                 })
                 .collect()
         }
@@ -94,16 +100,20 @@ pub fn billed(
                 daily.column("unit_price")?.i64()?,
                 daily.column("quantity")?.i64()?,
             );
-            (0..daily.height())
-                .map(|i| DailyPurchases {
-                    keychip: code(keychips.get(i)),
-                    date: date(dates.get(i)),
-                    product: code(products.get(i)),
-                    method: PaymentMethod::parse(methods.get(i).unwrap_or_default())
-                        .expect("the lake holds accepted payment methods"),
-                    unit_price: prices.get(i).unwrap_or_default(),
-                    quantity: quantities.get(i).unwrap_or_default(),
-                })
+            let rows = keychips.iter().zip(dates.iter()).zip(products.iter());
+            let figures = methods.iter().zip(prices.iter()).zip(quantities.iter());
+            rows.zip(figures)
+                .map(
+                    |(((keychip, day), product), ((method, price), quantity))| DailyPurchases {
+                        keychip: code(keychip),
+                        date: date(day),
+                        product: code(product),
+                        method: PaymentMethod::parse(method.unwrap_or_default())
+                            .expect("the lake holds accepted payment methods"),
+                        unit_price: price.unwrap_or_default(),
+                        quantity: quantity.unwrap_or_default(),
+                    },
+                )
                 .collect()
         }
     };

@@ -21,11 +21,11 @@ mod sums;
 mod tables;
 mod totals;
 
-pub use attribution::{attribute, Place, PlacedDay, Usage};
+pub use attribution::{Place, PlacedDay, Usage};
 pub use documents::{verify, Verification};
 pub use events::Billing;
 pub use invoicing::{Invoice, InvoiceLine, LAST_INVOICE_NUMBER};
-pub use pricing::{BillingDetail, PaymentDetail, ReferenceRow};
+pub use pricing::{BilledDays, BillingDetail, PaymentDetail, ReferenceRow};
 pub use reissue::{finish_rewrites, reissue, void_invoice, ReissueReport};
 pub use statements::{statements, Statements};
 
@@ -271,8 +271,11 @@ impl Inputs {
             .filter(|s| s.adjusted_month == month)
             .cloned()
             .collect();
-        let days = attribute(&self.master, &plays, &purchases).map_err(CloseError::Unbillable)?;
-        let statements = statements(&self.master, rates, &days, slips, first_invoice_number)?;
+        let days = BilledDays::Counted {
+            plays: &plays,
+            purchases: &purchases,
+        };
+        let statements = statements(&self.master, rates, days, slips, first_invoice_number)?;
         tracing::debug!(elapsed = ?started.elapsed(), "statements computed");
         Ok(statements)
     }

@@ -5,13 +5,15 @@
 //! is rounded on its own. An operator's sale pays back its price less the fee (`EMONEY_FEE` or
 //! `AIMEPAY_FEE`), half-up to 2 decimal places.
 
-use super::attribution::{Place, PlacedDay, Usage};
+use super::attribution::{attributed, Place, PlacedDay, Usage};
+use super::events::{DailyPlays, DailyPurchases};
 use super::statements::overflow;
 use super::CloseError;
 use crate::domain::*;
 use ahash::AHashMap;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
@@ -187,8 +189,8 @@ type ProductKey = (Place, ProductCode, Option<PaymentMethod>, Yen);
 /// The days counted into detail rows: a row per unit price (by value: 100 and 100.00 are one
 /// price) and, for billing, per tax rate — a change of either inside a month makes two rows,
 /// each day priced as it was — and the days that could not be priced.
-#[derive(Default)]
-struct Counted {
+#[derive(Default, Debug, PartialEq)]
+pub(super) struct Counted {
     billing: Rows<(Place, ChargeCode, Decimal, Decimal), Charge>,
     commissions: Rows<(Place, ChargeCode, Decimal), Charge>,
     sold: Rows<ProductKey, Product>,
@@ -196,10 +198,10 @@ struct Counted {
 }
 
 impl Counted {
-    fn count<'d>(in_force: &InForce, days: impl Iterator<Item = &'d PlacedDay>) -> Counted {
+    fn count(in_force: &InForce, days: impl Iterator<Item = impl Borrow<PlacedDay>>) -> Counted {
         let mut counted = Counted::default();
         for day in days {
-            if let Err(unpriced) = counted.count_day(in_force, day) {
+            if let Err(unpriced) = counted.count_day(in_force, day.borrow()) {
                 counted.unpriced.push(unpriced);
             }
         }
@@ -253,7 +255,7 @@ impl Counted {
 
     /// The rows of two shards of the key-chips (a row's key holds its key-chip, so no row is
     /// in both).
-    fn merge(mut self, other: Counted) -> Counted {
+    pub(super) fn merge(mut self, other: Counted) -> Counted {
         self.billing.extend(other.billing);
         self.commissions.extend(other.commissions);
         self.sold.extend(other.sold);
@@ -271,6 +273,50 @@ fn shard_of(keychip: &KeychipId, shards: usize) -> usize {
     hash % shards
 }
 
+/// The days a close bills: attributed already (a reissue reads a partner's back from the
+/// close's daily views), or the daily counts read from the lake, attributed as they are
+/// counted.
+#[derive(Clone, Copy)]
+pub enum BilledDays<'d> {
+    Placed(&'d [PlacedDay]),
+    Counted {
+        plays: &'d [DailyPlays],
+        purchases: &'d [DailyPurchases],
+    },
+}
+
+impl BilledDays<'_> {
+    /// The days of the `core`th of `cores` shards of the key-chips counted; those no store
+    /// held are the error.
+    pub(super) fn count_shard(
+        self,
+        master: &MasterData,
+        in_force: &InForce,
+        core: usize,
+        cores: usize,
+    ) -> Result<Counted, Vec<String>> {
+        let mine = |keychip: &KeychipId| shard_of(keychip, cores) == core;
+        match self {
+            BilledDays::Placed(days) => {
+                let shard = days.iter().filter(|d| mine(&d.place.keychip));
+                Ok(Counted::count(in_force, shard))
+            }
+            BilledDays::Counted { plays, purchases } => {
+                let plays = plays.iter().filter(|d| mine(&d.keychip));
+                let purchases = purchases.iter().filter(|d| mine(&d.keychip));
+                let mut unheld = Vec::new();
+                let days = attributed(master, in_force, plays, purchases, &mut unheld);
+                let counted = Counted::count(in_force, days);
+                if unheld.is_empty() {
+                    Ok(counted)
+                } else {
+                    Err(unheld)
+                }
+            }
+        }
+    }
+}
+
 /// The detail tables of a close, each in the order of its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Details {
@@ -280,27 +326,36 @@ pub struct Details {
 }
 
 /// Price the days a close bills into its detail tables, counted on every core (each the
-/// key-chips of its shard). Days whose charge or product is not in force are listed as the
-/// error; a figure that does not fit names its partner.
+/// key-chips of its shard). Days that no store held, or whose charge or product is not in force, are
+/// listed as the error (the first if there are both); a figure that does not fit names its
+/// partner.
 pub fn details(
     master: &MasterData,
     rates: Rates,
-    days: &[PlacedDay],
+    days: BilledDays<'_>,
 ) -> Result<Details, CloseError> {
     let in_force = master.in_force();
+    let parts =
+        super::on_every_core(|core, cores| days.count_shard(master, &in_force, core, cores));
+    let mut unheld = Vec::new();
+    let mut counted = Counted::default();
+    for part in parts {
+        match part {
+            Ok(part) => counted = counted.merge(part),
+            Err(days) => unheld.extend(days),
+        }
+    }
+    if !unheld.is_empty() {
+        unheld.sort();
+        unheld.dedup();
+        return Err(CloseError::Unbillable(unheld));
+    }
     let Counted {
         billing,
         commissions,
         sold,
         mut unpriced,
-    } = super::on_every_core(|core, cores| {
-        let shard = days
-            .iter()
-            .filter(|d| shard_of(&d.place.keychip, cores) == core);
-        Counted::count(&in_force, shard)
-    })
-    .into_iter()
-    .fold(Counted::default(), Counted::merge);
+    } = counted;
     if !unpriced.is_empty() {
         unpriced.sort();
         unpriced.dedup();

@@ -12,6 +12,7 @@
 
 use super::attribution::{Place, PlacedDay, Usage};
 use super::invoicing::Invoice;
+use super::pricing::BilledDays;
 use super::statements::statements;
 use super::{documents, emails, tables};
 use super::{CloseError, CloseSettings};
@@ -157,7 +158,8 @@ pub async fn reissue(
         .filter(|s| s.adjusted_month == month && &s.partner == partner)
         .collect();
     let number = reissue_number(db, settings, month, partner).await?;
-    let mut statements = statements(&master, rates, &days, slips, number)?;
+    let days = BilledDays::Placed(&days);
+    let mut statements = statements(&master, rates, days, slips, number)?;
     let Some(invoice) = statements.invoices.first_mut() else {
         return Err(CloseError::Refused(format!(
             "{partner} has nothing to invoice for {month} any more"

@@ -5,9 +5,8 @@
 //! decimals, every rounding [`half_up`] or [`truncate`] where the spec names it, every sum
 //! checked.
 
-use super::attribution::PlacedDay;
 use super::invoicing::{invoices, Invoice};
-use super::pricing::{details, BillingDetail, Details, PaymentDetail, ReferenceRow};
+use super::pricing::{details, BilledDays, BillingDetail, Details, PaymentDetail, ReferenceRow};
 use super::totals::all_totals;
 use super::CloseError;
 use crate::domain::*;
@@ -53,13 +52,13 @@ pub(super) fn overflow(partner: &PartnerCode) -> impl Fn(Overflow) -> CloseError
     move |_| CloseError::Overflow(partner.to_string())
 }
 
-/// Compute every table of a close from the days it bills, attributed. Days whose charge or
-/// product is not in force are listed as the error; a figure that does not fit names its
-/// partner.
+/// Compute every table of a close from the days it bills. Days that no store held, or whose
+/// charge or product is not in force, are listed as the error; a figure that does not fit
+/// names its partner.
 pub fn statements(
     master: &MasterData,
     rates: Rates,
-    days: &[PlacedDay],
+    days: BilledDays<'_>,
     slips: Vec<AdjustmentSlip>,
     first_invoice_number: u32,
 ) -> Result<Statements, CloseError> {
@@ -83,7 +82,7 @@ pub fn statements(
 
 #[cfg(test)]
 mod tests {
-    use super::super::attribution::{Place, Usage};
+    use super::super::attribution::{Place, PlacedDay, Usage};
     use super::super::invoicing::LAST_INVOICE_NUMBER;
     use super::super::pricing::{amount, Days};
     use super::*;
@@ -207,6 +206,7 @@ mod tests {
     }
 
     fn close_of(charges: &[Charge], days: &[PlacedDay]) -> Result<Statements, CloseError> {
+        let days = BilledDays::Placed(days);
         statements(&master_with(charges), rates(), days, Vec::new(), 1_700_000)
     }
 
@@ -276,6 +276,39 @@ mod tests {
     }
 
     #[test]
+    fn days_counted_in_shards_and_merged_are_the_days_counted_at_once() {
+        // Key-chips' days interleaved; two charges of one price make one row, which keeps the
+        // first day's charge.
+        let billing = ChargeKind::Billing;
+        let charges = [
+            priced(billing, "100", "10", "2026-01-01", Some("2026-09-15")),
+            priced(billing, "100.00", "10", "2026-09-16", None),
+        ];
+        let master = master_with(&charges);
+        let in_force = master.in_force();
+        let keychips = ["A72E0000001", "A72E0000002", "A72E0000003", "B0000000004"];
+        let days: Vec<PlacedDay> = (1..=30)
+            .flat_map(|d| keychips.map(|k| (d, k)))
+            .map(|(d, keychip)| PlacedDay {
+                place: Place {
+                    keychip: KeychipId::parse(keychip).unwrap(),
+                    ..placed("2026-09-01", 0).place
+                },
+                ..placed(&format!("2026-09-{d:02}"), d)
+            })
+            .chain([placed("2026-09-10", 100)])
+            .collect();
+        let days = BilledDays::Placed(&days);
+        let whole = days.count_shard(&master, &in_force, 0, 1).unwrap();
+        for cores in 2..=7 {
+            let merged = (0..cores)
+                .map(|core| days.count_shard(&master, &in_force, core, cores).unwrap())
+                .fold(Default::default(), super::super::pricing::Counted::merge);
+            assert_eq!(merged, whole, "in {cores} shards");
+        }
+    }
+
+    #[test]
     fn an_amount_that_does_not_fit_names_its_partner() {
         let billing = ChargeKind::Billing;
         let charges = [priced(billing, "1000", "10", "2026-01-01", None)];
@@ -301,11 +334,12 @@ mod tests {
         let billing = ChargeKind::Billing;
         let charges = [priced(billing, "100", "10", "2026-01-01", None)];
         let master = master_with(&charges);
-        let days = [placed("2026-09-10", 1)];
-        let last = statements(&master, rates(), &days, Vec::new(), LAST_INVOICE_NUMBER).unwrap();
+        let placed = [placed("2026-09-10", 1)];
+        let days = BilledDays::Placed(&placed);
+        let last = statements(&master, rates(), days, Vec::new(), LAST_INVOICE_NUMBER).unwrap();
         assert_eq!(last.invoices[0].invoice_no, "9999999");
         let error =
-            statements(&master, rates(), &days, Vec::new(), LAST_INVOICE_NUMBER + 1).unwrap_err();
+            statements(&master, rates(), days, Vec::new(), LAST_INVOICE_NUMBER + 1).unwrap_err();
         assert!(
             matches!(error, CloseError::InvoiceNumbers { .. }),
             "{error}"
