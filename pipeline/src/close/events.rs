@@ -72,19 +72,20 @@ pub fn billed(
             );
             let counts = daily.column("count")?.i64()?;
             // Each column iterated chunk after chunk (a row looked up by its index would look
-            // its chunk up first: a month's daily counts come in a chunk per day).
-            keychips
-                .iter()
-                .zip(dates.iter())
-                .zip(charges.iter())
-                .zip(counts.iter())
-                .map(|(((keychip, day), charge), count)| DailyPlays {
-                    keychip: code(keychip),
-                    date: date(day),
-                    charge: code(charge),
-                    count: count.unwrap_or_default(),
-                })
-                .collect()
+            // its chunk up first: a month's daily counts come in a chunk per day), into a
+            // vector sized first (the chunks' iterators do not tell their length).
+            let mut plays = Vec::with_capacity(daily.height());
+            let rows = keychips.iter().zip(dates.iter()).zip(charges.iter());
+            plays.extend(
+                rows.zip(counts.iter())
+                    .map(|(((keychip, day), charge), count)| DailyPlays {
+                        keychip: code(keychip),
+                        date: date(day),
+                        charge: code(charge),
+                        count: count.unwrap_or_default(),
+                    }),
+            );
+            plays
         }
     };
     let purchases = match billed.daily(EventTable::Purchases)? {
@@ -102,9 +103,10 @@ pub fn billed(
             );
             let rows = keychips.iter().zip(dates.iter()).zip(products.iter());
             let figures = methods.iter().zip(prices.iter()).zip(quantities.iter());
-            rows.zip(figures)
-                .map(
-                    |(((keychip, day), product), ((method, price), quantity))| DailyPurchases {
+            let mut purchases = Vec::with_capacity(daily.height());
+            purchases.extend(rows.zip(figures).map(
+                |(((keychip, day), product), ((method, price), quantity))| {
+                    DailyPurchases {
                         keychip: code(keychip),
                         date: date(day),
                         product: code(product),
@@ -112,9 +114,10 @@ pub fn billed(
                             .expect("the lake holds accepted payment methods"),
                         unit_price: price.unwrap_or_default(),
                         quantity: quantity.unwrap_or_default(),
-                    },
-                )
-                .collect()
+                    }
+                },
+            ));
+            purchases
         }
     };
     Ok((plays, purchases))

@@ -71,10 +71,21 @@ struct WithDaily {
 }
 
 impl WithDaily {
-    fn new(details: StatementTable, daily: StatementTable) -> WithDaily {
+    /// The tables of detail rows with `days` each, encoded as they are built or not
+    /// ([`Build::encoded`]).
+    fn new(
+        details: StatementTable,
+        daily: StatementTable,
+        days: impl ExactSizeIterator<Item = usize>,
+        encoded: bool,
+    ) -> WithDaily {
+        let table = match encoded {
+            true => Table::encoded_as_built,
+            false => Table::with_rows,
+        };
         WithDaily {
-            details: Table::new(&details.columns()),
-            daily: Table::new(&daily.columns()),
+            details: table(&details.columns(), days.len()),
+            daily: table(&daily.columns(), days.sum()),
         }
     }
 
@@ -113,6 +124,7 @@ pub async fn write(
         dates: written.dates,
         documents: written.documents,
         statements,
+        encoded: true,
     };
     let parts = match area {
         Area::Closed => &PARTS[..],
@@ -156,6 +168,7 @@ pub fn close_tables(
         dates: written.dates,
         documents: written.documents,
         statements,
+        encoded: false,
     };
     PARTS.iter().flat_map(|part| part(&build)).collect()
 }
@@ -180,6 +193,9 @@ struct Build<'a> {
     dates: StatementDates,
     documents: &'a [DocumentRecord],
     statements: &'a Statements,
+    /// Whether the detail tables and daily views are encoded as they are built (to be
+    /// written: their rows are not held) or kept as rows (a reissue splices them).
+    encoded: bool,
 }
 
 type Part = fn(&Build) -> Vec<(StatementTable, Table)>;
@@ -206,9 +222,15 @@ impl Build<'_> {
 
     /// `billing_details` and `billing_daily`.
     fn billing(&self) -> Vec<(StatementTable, Table)> {
-        let mut billing =
-            WithDaily::new(StatementTable::BillingDetails, StatementTable::BillingDaily);
-        for d in &self.statements.billing {
+        let billed = &self.statements.billing;
+        let days = billed.iter().map(|d| d.days.len());
+        let mut billing = WithDaily::new(
+            StatementTable::BillingDetails,
+            StatementTable::BillingDaily,
+            days,
+            self.encoded,
+        );
+        for d in billed {
             let p = &d.place;
             let leading = vec![
                 Cell::Date(Some(self.dates.issue)),
@@ -273,9 +295,15 @@ impl Build<'_> {
 
     /// `payment_details` and `payment_daily`.
     fn payments(&self) -> Vec<(StatementTable, Table)> {
-        let mut payments =
-            WithDaily::new(StatementTable::PaymentDetails, StatementTable::PaymentDaily);
-        for d in &self.statements.payments {
+        let paid = &self.statements.payments;
+        let days = paid.iter().map(|d| d.days.len());
+        let mut payments = WithDaily::new(
+            StatementTable::PaymentDetails,
+            StatementTable::PaymentDaily,
+            days,
+            self.encoded,
+        );
+        for d in paid {
             let mut leading =
                 self.names
                     .product_cells(&d.place, &d.title, &d.product_name, &d.category);
@@ -301,11 +329,15 @@ impl Build<'_> {
 
     /// `reference_info` and `reference_daily`.
     fn reference(&self) -> Vec<(StatementTable, Table)> {
+        let rows = &self.statements.reference;
+        let days = rows.iter().map(|r| r.days.len());
         let mut reference = WithDaily::new(
             StatementTable::ReferenceInfo,
             StatementTable::ReferenceDaily,
+            days,
+            self.encoded,
         );
-        for r in &self.statements.reference {
+        for r in rows {
             let mut leading =
                 self.names
                     .product_cells(&r.place, &r.title, &r.product_name, &r.category);

@@ -9,7 +9,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 /// Rows per row group: bounds the memory of a writer, and fixes the layout of the bytes.
-const ROW_GROUP: usize = 128 * 1024;
+pub(super) const ROW_GROUP: usize = 128 * 1024;
 
 fn properties() -> WriterProperties {
     WriterProperties::builder()
@@ -50,17 +50,33 @@ impl ParquetFile {
     }
 }
 
-/// Writes whole tables: a schema and its record batches become one Parquet object.
-pub struct ParquetSink;
+/// Writes whole tables: a schema and its record batches become one Parquet object, in memory.
+/// A table may be given a row group at a time as it is built (a row group's values written
+/// at once or in parts give the same bytes).
+pub struct ParquetSink {
+    writer: ArrowWriter<Vec<u8>>,
+}
 
 impl ParquetSink {
     pub fn bytes(schema: SchemaRef, batches: &[RecordBatch]) -> LakeResult<Vec<u8>> {
-        let mut bytes = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut bytes, schema, Some(properties()))?;
+        let mut sink = ParquetSink::new(schema)?;
         for batch in batches {
-            writer.write(batch)?;
+            sink.write(batch)?;
         }
-        writer.close()?;
-        Ok(bytes)
+        sink.finish()
+    }
+
+    pub fn new(schema: SchemaRef) -> LakeResult<ParquetSink> {
+        let writer = ArrowWriter::try_new(Vec::new(), schema, Some(properties()))?;
+        Ok(ParquetSink { writer })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> LakeResult<()> {
+        self.writer.write(batch)?;
+        Ok(())
+    }
+
+    pub fn finish(self) -> LakeResult<Vec<u8>> {
+        Ok(self.writer.into_inner()?)
     }
 }
