@@ -40,14 +40,9 @@ pub struct PlacedDay {
 }
 
 /// Attribute a key-chip's day to its store and partner, by the master data as it is now.
-fn place(
-    master: &MasterData,
-    in_force: &InForce,
-    keychip: &KeychipId,
-    date: NaiveDate,
-) -> Option<Place> {
+fn place(in_force: &InForce, keychip: &KeychipId, date: NaiveDate) -> Option<Place> {
     let assignment = in_force.keychip_on(keychip, date)?;
-    let store = master.stores.get(&assignment.store)?;
+    let store = in_force.store(&assignment.store)?;
     Some(Place {
         partner: store.partner.clone(),
         store: store.code.clone(),
@@ -60,7 +55,6 @@ fn place(
 /// counted (a national month has millions: they are not kept); the days no store held are
 /// added to `unheld`.
 pub(super) fn attributed<'d>(
-    master: &'d MasterData,
     in_force: &'d InForce,
     plays: impl Iterator<Item = &'d DailyPlays> + 'd,
     purchases: impl Iterator<Item = &'d DailyPurchases> + 'd,
@@ -87,7 +81,7 @@ pub(super) fn attributed<'d>(
         let place = match &last {
             Some((k, d, place)) if *k == keychip && *d == date => place.clone(),
             _ => {
-                let place = place(master, in_force, keychip, date);
+                let place = place(in_force, keychip, date);
                 last = Some((keychip, date, place.clone()));
                 place
             }

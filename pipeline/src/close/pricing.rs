@@ -290,7 +290,6 @@ impl BilledDays<'_> {
     /// held are the error.
     pub(super) fn count_shard(
         self,
-        master: &MasterData,
         in_force: &InForce,
         core: usize,
         cores: usize,
@@ -305,7 +304,7 @@ impl BilledDays<'_> {
                 let plays = plays.iter().filter(|d| mine(&d.keychip));
                 let purchases = purchases.iter().filter(|d| mine(&d.keychip));
                 let mut unheld = Vec::new();
-                let days = attributed(master, in_force, plays, purchases, &mut unheld);
+                let days = attributed(in_force, plays, purchases, &mut unheld);
                 let counted = Counted::count(in_force, days);
                 if unheld.is_empty() {
                     Ok(counted)
@@ -335,8 +334,7 @@ pub fn details(
     days: BilledDays<'_>,
 ) -> Result<Details, CloseError> {
     let in_force = master.in_force();
-    let parts =
-        super::on_every_core(|core, cores| days.count_shard(master, &in_force, core, cores));
+    let parts = super::on_every_core(|core, cores| days.count_shard(&in_force, core, cores));
     let mut unheld = Vec::new();
     let mut counted = Counted::default();
     for part in parts {

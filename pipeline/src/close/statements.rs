@@ -299,10 +299,10 @@ mod tests {
             .chain([placed("2026-09-10", 100)])
             .collect();
         let days = BilledDays::Placed(&days);
-        let whole = days.count_shard(&master, &in_force, 0, 1).unwrap();
+        let whole = days.count_shard(&in_force, 0, 1).unwrap();
         for cores in 2..=7 {
             let merged = (0..cores)
-                .map(|core| days.count_shard(&master, &in_force, core, cores).unwrap())
+                .map(|core| days.count_shard(&in_force, core, cores).unwrap())
                 .fold(Default::default(), super::super::pricing::Counted::merge);
             assert_eq!(merged, whole, "in {cores} shards");
         }

@@ -140,16 +140,23 @@ impl<'a, K: Hash + Eq, V> ByCode<'a, K, V> {
     }
 }
 
-/// The master data's dated rows, looked up by code and date: a close looks up every key-chip's
-/// day and every charge's and product's, millions at a national network's size, so the codes
-/// are hashed once here instead of searched for in the tables' B-trees at each lookup.
+/// The master data's dated rows, looked up by code and date, and the stores: a close looks up
+/// every key-chip's day, its store, and every charge's and product's, millions at a national
+/// network's size, so the codes are hashed once here instead of searched for in the tables'
+/// B-trees at each lookup.
 pub struct InForce<'a> {
+    stores: AHashMap<&'a StoreCode, &'a Store>,
     keychips: ByCode<'a, KeychipId, KeychipAssignment>,
     charges: ByCode<'a, ChargeCode, Charge>,
     products: ByCode<'a, ProductCode, Product>,
 }
 
 impl<'a> InForce<'a> {
+    /// Store `code` (not dated: looked up with every key-chip's day).
+    pub fn store(&self, code: &StoreCode) -> Option<&'a Store> {
+        self.stores.get(code).copied()
+    }
+
     /// Which store held key-chip `id` on `date`.
     pub fn keychip_on(&self, id: &KeychipId, date: NaiveDate) -> Option<&'a KeychipAssignment> {
         self.keychips.on(id, date)
@@ -170,6 +177,7 @@ impl MasterData {
     /// The key-chips', charges' and products' rows, to be looked up by code and date.
     pub fn in_force(&self) -> InForce<'_> {
         InForce {
+            stores: self.stores.iter().collect(),
             keychips: ByCode::new(&self.keychips, |k| k.validity),
             charges: ByCode::new(&self.charges, |c| c.validity),
             products: ByCode::new(&self.products, |p| p.validity),
