@@ -114,29 +114,34 @@ pub struct MasterData {
     pub rates: BTreeMap<(RateName, NaiveDate), Rate>,
 }
 
-/// The rows of one dated master table (keyed by code and `valid_from`) by code, each code's
-/// in the order they start.
+/// The rows of one dated master table (keyed by code and `valid_from`) by code: each code's
+/// validities, in the order they start, side by side in one vector, and the code's range of it
+/// by a hash of the code (kept inline: a code is at most 32 characters). A lookup touches the
+/// hash table and the code's validities, and the row only when it is in force.
 struct ByCode<'a, K, V> {
-    rows: AHashMap<&'a K, Vec<(NaiveDate, &'a V)>>,
-    validity: fn(&V) -> Validity,
+    ranges: AHashMap<K, std::ops::Range<usize>>,
+    rows: Vec<(Validity, &'a V)>,
 }
 
-impl<'a, K: Hash + Eq, V> ByCode<'a, K, V> {
+impl<'a, K: Hash + Eq + Clone, V> ByCode<'a, K, V> {
     fn new(table: &'a BTreeMap<(K, NaiveDate), V>, validity: fn(&V) -> Validity) -> Self {
-        let mut rows: AHashMap<&K, Vec<_>> = AHashMap::new();
-        for ((code, from), row) in table {
-            rows.entry(code).or_default().push((*from, row));
+        let mut ranges: AHashMap<K, std::ops::Range<usize>> = AHashMap::new();
+        let mut rows = Vec::with_capacity(table.len());
+        // The table is in the order of its keys: a code's rows are together, by start.
+        for (i, ((code, _), row)) in table.iter().enumerate() {
+            ranges.entry(code.clone()).or_insert(i..i).end = i + 1;
+            rows.push((validity(row), row));
         }
-        ByCode { rows, validity }
+        ByCode { ranges, rows }
     }
 
     /// The row of `code` in force on `date`: the last that starts on or before it, if it has
     /// not ended (one code's intervals never overlap).
     fn on(&self, code: &K, date: NaiveDate) -> Option<&'a V> {
-        let rows = self.rows.get(code)?;
-        let started = rows.partition_point(|(from, _)| *from <= date);
-        let (_, row) = rows[..started].last()?;
-        (self.validity)(row).contains(date).then_some(*row)
+        let rows = &self.rows[self.ranges.get(code)?.clone()];
+        let started = rows.partition_point(|(validity, _)| validity.from <= date);
+        let (validity, row) = rows[..started].last()?;
+        validity.contains(date).then_some(*row)
     }
 }
 
