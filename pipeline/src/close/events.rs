@@ -1,6 +1,9 @@
-//! The events a close bills, read from the lake with polars' lazy API and reduced to daily
-//! counts per key-chip and charge (or product, payment method and price): the only place where
-//! millions of rows are touched. Money is not computed here.
+//! The events a close bills, reduced to daily counts per key-chip and charge (or product,
+//! payment method and price): the only place where millions of rows are touched. polars' lazy
+//! API sums the event files (once each, [`daily_sums`]); the close and the month to date read
+//! those sums with parquet's own reader straight into rows, both cores reading, since a month's
+//! sums are hundreds of small files that polars would plan, read and concatenate as frames
+//! first. Money is not computed here.
 //!
 //! An event is billed by the close of max(the first close that saw its batch, its play month):
 //! a batch committed since the last close is first seen by this one. Since the lake holds one
@@ -8,9 +11,17 @@
 //! files ([`Billing`]): the events are read from the billed files only — on S3 only those are
 //! fetched — and no row is tested.
 
+use super::CloseError;
 use crate::domain::{ChargeCode, KeychipId, Month, Parse, PaymentMethod, ProductCode};
 use crate::lake::layout::{EventFile, EventTable};
+use crate::lake::LakeError;
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use chrono::NaiveDate;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+use parquet::errors::{ParquetError, Result as ParquetResult};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,14 +65,27 @@ fn summed_by(table: EventTable) -> (&'static [&'static str], &'static str) {
 }
 
 /// The plays and purchases of the event `files` (those a [`Billing`] bills), read under
-/// `root` from the files themselves or, given the month to date's `sums` folder, from each
-/// file's daily sums ([`daily_sums`]) there.
+/// `root` from the files themselves (each day's files summed by polars) or, given the month to
+/// date's `sums` folder, from each file's daily sums ([`daily_sums`]) there, read straight
+/// into rows.
 pub fn billed(
     root: &Path,
     sums: Option<&str>,
     files: &[&EventFile],
-) -> PolarsResult<(Vec<DailyPlays>, Vec<DailyPurchases>)> {
-    let billed = Billed { root, sums, files };
+) -> Result<(Vec<DailyPlays>, Vec<DailyPurchases>), CloseError> {
+    if let Some(sums) = sums {
+        let billed = Billed {
+            root: &root.join(sums),
+            files,
+        };
+        let plays = billed.summed(EventTable::Plays, plays_of);
+        let purchases = billed.summed(EventTable::Purchases, purchases_of);
+        return Ok((
+            plays.map_err(LakeError::from)?,
+            purchases.map_err(LakeError::from)?,
+        ));
+    }
+    let billed = Billed { root, files };
     let plays = match billed.daily(EventTable::Plays)? {
         None => Vec::new(),
         Some(daily) => {
@@ -78,11 +102,8 @@ pub fn billed(
             let rows = keychips.iter().zip(dates.iter()).zip(charges.iter());
             plays.extend(
                 rows.zip(counts.iter())
-                    .map(|(((keychip, day), charge), count)| DailyPlays {
-                        keychip: code(keychip),
-                        date: date(day),
-                        charge: code(charge),
-                        count: count.unwrap_or_default(),
+                    .map(|(((keychip, day), charge), count)| {
+                        DailyPlays::read(keychip, date(day), charge, count)
                     }),
             );
             plays
@@ -106,21 +127,118 @@ pub fn billed(
             let mut purchases = Vec::with_capacity(daily.height());
             purchases.extend(rows.zip(figures).map(
                 |(((keychip, day), product), ((method, price), quantity))| {
-                    DailyPurchases {
-                        keychip: code(keychip),
-                        date: date(day),
-                        product: code(product),
-                        method: PaymentMethod::parse(method.unwrap_or_default())
-                            .expect("the lake holds accepted payment methods"),
-                        unit_price: price.unwrap_or_default(),
-                        quantity: quantity.unwrap_or_default(),
-                    }
+                    let sale = [product, method];
+                    DailyPurchases::read(keychip, date(day), sale, [price, quantity])
                 },
             ));
             purchases
         }
     };
     Ok((plays, purchases))
+}
+
+impl DailyPlays {
+    /// A row of a table of daily counts (accepted events: every value is there and parses).
+    fn read(
+        keychip: Option<&str>,
+        date: NaiveDate,
+        charge: Option<&str>,
+        count: Option<i64>,
+    ) -> DailyPlays {
+        DailyPlays {
+            keychip: code(keychip),
+            date,
+            charge: code(charge),
+            count: count.unwrap_or_default(),
+        }
+    }
+}
+
+impl DailyPurchases {
+    /// A row of a table of daily purchases: the product and payment method, the unit price
+    /// and the quantity.
+    fn read(
+        keychip: Option<&str>,
+        date: NaiveDate,
+        [product, method]: [Option<&str>; 2],
+        [unit_price, quantity]: [Option<i64>; 2],
+    ) -> DailyPurchases {
+        DailyPurchases {
+            keychip: code(keychip),
+            date,
+            product: code(product),
+            method: PaymentMethod::parse(method.unwrap_or_default())
+                .expect("the lake holds accepted payment methods"),
+            unit_price: unit_price.unwrap_or_default(),
+            quantity: quantity.unwrap_or_default(),
+        }
+    }
+}
+
+/// The rows of a batch of a daily-sums file of plays, all of `date`.
+fn plays_of(batch: &RecordBatch, date: NaiveDate, rows: &mut Vec<DailyPlays>) -> ParquetResult<()> {
+    let (keychips, charges) = (texts(batch, "keychip_id")?, texts(batch, "charge_code")?);
+    let counts = numbers(batch, "count")?;
+    let days = keychips.iter().zip(charges.iter()).zip(counts.iter());
+    rows.extend(
+        days.map(|((keychip, charge), count)| DailyPlays::read(keychip, date, charge, count)),
+    );
+    Ok(())
+}
+
+/// The rows of a batch of a daily-sums file of purchases, all of `date`.
+fn purchases_of(
+    batch: &RecordBatch,
+    date: NaiveDate,
+    rows: &mut Vec<DailyPurchases>,
+) -> ParquetResult<()> {
+    let (keychips, products) = (texts(batch, "keychip_id")?, texts(batch, "product_code")?);
+    let methods = texts(batch, "payment_method")?;
+    let (prices, quantities) = (numbers(batch, "unit_price")?, numbers(batch, "quantity")?);
+    let sales = keychips.iter().zip(products.iter()).zip(methods.iter());
+    let figures = prices.iter().zip(quantities.iter());
+    rows.extend(
+        sales
+            .zip(figures)
+            .map(|(((keychip, product), method), (price, quantity))| {
+                DailyPurchases::read(keychip, date, [product, method], [price, quantity])
+            }),
+    );
+    Ok(())
+}
+
+/// Column `name` of a daily-sums batch, as text.
+fn texts<'b>(batch: &'b RecordBatch, name: &str) -> ParquetResult<&'b StringArray> {
+    column(batch, name)?
+        .as_string_opt()
+        .ok_or_else(|| ParquetError::General(format!("daily sums: {name} is not text")))
+}
+
+/// Column `name` of a daily-sums batch, as whole numbers.
+fn numbers<'b>(batch: &'b RecordBatch, name: &str) -> ParquetResult<&'b Int64Array> {
+    column(batch, name)?
+        .as_primitive_opt()
+        .ok_or_else(|| ParquetError::General(format!("daily sums: {name} is not a number")))
+}
+
+fn column<'b>(batch: &'b RecordBatch, name: &str) -> ParquetResult<&'b ArrayRef> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| ParquetError::General(format!("daily sums: no column {name}")))
+}
+
+/// How many rows of a daily-sums file are decoded at a time.
+const SUMS_BATCH: usize = 65_536;
+
+/// The record batches of the daily-sums file at `path`, typed by its Parquet schema (text as
+/// `Utf8`, sums as `Int64`), not by the Arrow schema polars wrote beside it.
+fn sums_batches(path: &Path) -> ParquetResult<(usize, ParquetRecordBatchReader)> {
+    let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    let file = std::fs::File::open(path).map_err(|e| ParquetError::External(Box::new(e)))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)?;
+    let rows = reader.metadata().file_metadata().num_rows();
+    let rows = usize::try_from(rows).unwrap_or_default();
+    Ok((rows, reader.with_batch_size(SUMS_BATCH).build()?))
 }
 
 /// The daily sums of each of the event `files` (at `root`), as Parquet: the summed column per
@@ -198,10 +316,9 @@ impl Billing {
 }
 
 /// The event files one computation bills, in the lake's copy at `root` (or their daily sums,
-/// under `sums`).
+/// their own paths under `root`).
 struct Billed<'a> {
     root: &'a Path,
-    sums: Option<&'a str>,
     files: &'a [&'a EventFile],
 }
 
@@ -210,11 +327,10 @@ impl Billed<'_> {
     fn files(&self, table: EventTable) -> BTreeMap<NaiveDate, Vec<PathBuf>> {
         let mut files: BTreeMap<NaiveDate, Vec<PathBuf>> = BTreeMap::new();
         for file in self.files.iter().filter(|f| f.table == table) {
-            files.entry(file.date).or_default().push(
-                self.root
-                    .join(self.sums.unwrap_or_default())
-                    .join(file.path()),
-            );
+            files
+                .entry(file.date)
+                .or_default()
+                .push(self.root.join(file.path()));
         }
         for paths in files.values_mut() {
             paths.sort();
@@ -222,10 +338,10 @@ impl Billed<'_> {
         files
     }
 
-    /// The daily sums of `table`'s measure per its keys over the files this computation
+    /// The daily sums of `table`'s measure per its keys over the event files this computation
     /// bills, day after day; none when no file is billed. Each day's files are summed on their
-    /// own, the days in parallel; a day of one file's daily sums is summed already. (The rows
-    /// are not sorted: the statements group them by their own keys.)
+    /// own, the days in parallel. (The rows are not sorted: the statements group them by their
+    /// own keys.)
     fn daily(&self, table: EventTable) -> PolarsResult<Option<DataFrame>> {
         let (keys, measure) = summed_by(table);
         let files = self.files(table);
@@ -241,16 +357,13 @@ impl Billed<'_> {
         let days = files
             .into_iter()
             .map(|(date, paths)| {
-                let summed = self.sums.is_some() && paths.len() == 1;
                 let paths = paths
                     .iter()
                     .map(|p| PlRefPath::new(p.display().to_string()))
                     .collect();
-                let day = LazyFrame::scan_parquet_files(paths, Default::default())?;
-                let day = match summed {
-                    true => day,
-                    false => day.group_by(per_day_keys.clone()).agg([col(measure).sum()]),
-                };
+                let day = LazyFrame::scan_parquet_files(paths, Default::default())?
+                    .group_by(per_day_keys.clone())
+                    .agg([col(measure).sum()]);
                 Ok(day.with_column(lit(date).cast(DataType::Date).alias(date_column)))
             })
             .collect::<PolarsResult<Vec<_>>>()?;
@@ -263,5 +376,144 @@ impl Billed<'_> {
             )
             .collect()?;
         Ok(Some(daily))
+    }
+
+    /// The daily counts of `table` read from the daily sums of the files this computation
+    /// bills, each file straight into rows by `rows_of`: the files, in the order of their days,
+    /// shared among the cores in runs of consecutive files, the runs joined in order. A day of
+    /// several files (late deliveries) gives a key-chip's charge or product several rows of
+    /// that day, which the counting adds up.
+    fn summed<R: Send>(
+        &self,
+        table: EventTable,
+        rows_of: fn(&RecordBatch, NaiveDate, &mut Vec<R>) -> ParquetResult<()>,
+    ) -> ParquetResult<Vec<R>> {
+        let files: Vec<(NaiveDate, PathBuf)> = self
+            .files(table)
+            .into_iter()
+            .flat_map(|(date, paths)| paths.into_iter().map(move |path| (date, path)))
+            .collect();
+        let runs = super::on_every_core(|core, cores| {
+            let run = &files[core * files.len() / cores..(core + 1) * files.len() / cores];
+            let mut rows = Vec::new();
+            for (date, path) in run {
+                let (count, batches) = sums_batches(path)?;
+                rows.reserve(count);
+                for batch in batches {
+                    rows_of(&batch?, *date, &mut rows)?;
+                }
+            }
+            Ok(rows)
+        });
+        let runs = runs.into_iter().collect::<ParquetResult<Vec<Vec<R>>>>()?;
+        let mut rows = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+        for run in runs {
+            rows.extend(run);
+        }
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::layout::DAILY_SUMS;
+
+    /// An event file of the lake under `root` with `frame`'s rows.
+    fn event_file(root: &Path, path: &str, mut frame: DataFrame) -> EventFile {
+        let file = EventFile::parse(path).unwrap();
+        let at = root.join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        ParquetWriter::new(std::fs::File::create(at).unwrap())
+            .finish(&mut frame)
+            .unwrap();
+        file
+    }
+
+    fn plays(keychips: &[&str], charges: &[&str], counts: &[i64]) -> DataFrame {
+        df!("keychip_id" => keychips, "charge_code" => charges, "count" => counts).unwrap()
+    }
+
+    fn purchases(keychips: &[&str], products: &[&str], quantities: &[i64]) -> DataFrame {
+        let methods = vec!["EMONEY"; keychips.len()];
+        let prices = vec![100i64; keychips.len()];
+        df!("keychip_id" => keychips, "product_code" => products, "payment_method" => methods,
+            "unit_price" => prices, "quantity" => quantities)
+        .unwrap()
+    }
+
+    type Totals = BTreeMap<(String, NaiveDate, String), i64>;
+
+    /// The counts of the daily rows added up by key-chip, day and charge or product.
+    fn totals(
+        (plays, purchases): (Vec<DailyPlays>, Vec<DailyPurchases>),
+    ) -> (Totals, Totals, Vec<NaiveDate>) {
+        let mut totals = (Totals::new(), Totals::new());
+        for p in &plays {
+            let key = (p.keychip.to_string(), p.date, p.charge.to_string());
+            *totals.0.entry(key).or_default() += p.count;
+        }
+        for p in &purchases {
+            let key = (p.keychip.to_string(), p.date, p.product.to_string());
+            *totals.1.entry(key).or_default() += p.quantity;
+        }
+        let dates = plays.iter().map(|p| p.date).collect();
+        (totals.0, totals.1, dates)
+    }
+
+    #[test]
+    fn daily_sums_read_as_rows_count_what_the_events_count_days_of_several_files_included() {
+        let root = tempfile::tempdir().unwrap();
+        let files = [
+            event_file(
+                root.path(),
+                "plays/play_date=2026-10-02/b1.parquet",
+                plays(
+                    &["K1", "K1", "K2", "K1"],
+                    &["C1", "C1", "C1", "C2"],
+                    &[1, 1, 1, 5],
+                ),
+            ),
+            // A late delivery: the 2nd again, with the same key-chip and charge.
+            event_file(
+                root.path(),
+                "plays/play_date=2026-10-02/b2.parquet",
+                plays(&["K1", "K3"], &["C1", "C1"], &[1, 2]),
+            ),
+            event_file(
+                root.path(),
+                "plays/play_date=2026-10-01/b1.parquet",
+                plays(&["K2", "K2"], &["C1", "C1"], &[1, 1]),
+            ),
+            event_file(
+                root.path(),
+                "purchases/purchase_date=2026-10-02/b1.parquet",
+                purchases(&["K1", "K1"], &["P1", "P1"], &[2, 3]),
+            ),
+            event_file(
+                root.path(),
+                "purchases/purchase_date=2026-10-02/b2.parquet",
+                purchases(&["K1"], &["P1"], &[4]),
+            ),
+        ];
+        let files: Vec<&EventFile> = files.iter().collect();
+        for (file, sums) in files.iter().zip(daily_sums(root.path(), &files).unwrap()) {
+            let at = root.path().join(file.sums_path());
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(at, sums).unwrap();
+        }
+
+        let (events, sums) = (
+            totals(billed(root.path(), None, &files).unwrap()),
+            totals(billed(root.path(), Some(DAILY_SUMS), &files).unwrap()),
+        );
+        assert_eq!(sums.0, events.0);
+        assert_eq!(sums.1, events.1);
+        let day = |d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        assert_eq!(sums.0[&("K1".into(), day("2026-10-02"), "C1".into())], 3);
+        assert_eq!(sums.1[&("K1".into(), day("2026-10-02"), "P1".into())], 9);
+        // The rows come day after day, as the first row of a detail row fixes its names.
+        assert!(sums.2.is_sorted(), "{:?}", sums.2);
+        assert_eq!(sums.2.len(), 6, "a row per file's key-chip and charge");
     }
 }
