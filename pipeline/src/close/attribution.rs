@@ -39,27 +39,29 @@ pub struct PlacedDay {
     pub count: i64,
 }
 
-/// Attribute a key-chip's day to its store and partner, by the master data as it is now.
-fn place(in_force: &InForce, keychip: &KeychipId, date: NaiveDate) -> Option<Place> {
+/// Attribute a key-chip's day to its store and partner, by the master data as it is now; with
+/// the address of the key-chip's row that held it ([`super::pricing::PlaceId`]).
+fn place(in_force: &InForce, keychip: &KeychipId, date: NaiveDate) -> Option<(usize, Place)> {
     let assignment = in_force.keychip_on(keychip, date)?;
     let store = in_force.store(&assignment.store)?;
-    Some(Place {
+    let place = Place {
         partner: store.partner.clone(),
         store: store.code.clone(),
         play_month: Month::of(date),
         keychip: keychip.clone(),
-    })
+    };
+    Some((std::ptr::from_ref(assignment) as usize, place))
 }
 
 /// Each of the daily counts attributed to the store that held its key-chip that day, as it is
-/// counted (a national month has millions: they are not kept); the days no store held are
-/// added to `unheld`.
+/// counted (a national month has millions: they are not kept), with the address of the
+/// key-chip's master row that held it; the days no store held are added to `unheld`.
 pub(super) fn attributed<'d>(
     in_force: &'d InForce,
     plays: impl Iterator<Item = &'d DailyPlays> + 'd,
     purchases: impl Iterator<Item = &'d DailyPurchases> + 'd,
     unheld: &'d mut Vec<String>,
-) -> impl Iterator<Item = PlacedDay> + 'd {
+) -> impl Iterator<Item = (usize, PlacedDay)> + 'd {
     let days = plays
         .map(|d| {
             let usage = Usage::Plays {
@@ -76,7 +78,7 @@ pub(super) fn attributed<'d>(
         }));
     // The daily counts come a key-chip's day at a time (a row per charge or product): its
     // place is looked up once.
-    let mut last: Option<(&KeychipId, NaiveDate, Option<Place>)> = None;
+    let mut last: Option<(&KeychipId, NaiveDate, Option<(usize, Place)>)> = None;
     days.filter_map(move |(keychip, date, usage, count)| {
         let place = match &last {
             Some((k, d, place)) if *k == keychip && *d == date => place.clone(),
@@ -89,11 +91,13 @@ pub(super) fn attributed<'d>(
         if place.is_none() {
             unheld.push(format!("key-chip {keychip} on {date}: no store held it"));
         }
-        Some(PlacedDay {
-            place: place?,
+        let (held_by, place) = place?;
+        let day = PlacedDay {
+            place,
             date,
             usage,
             count,
-        })
+        };
+        Some((held_by, day))
     })
 }

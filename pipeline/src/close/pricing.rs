@@ -15,7 +15,6 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
-use std::hash::Hash;
 
 /// The count of each day of a detail row (the daily views).
 pub type Days = BTreeMap<NaiveDate, i64>;
@@ -153,79 +152,120 @@ pub(super) fn amount(count: i64, price: Decimal) -> Result<Yen, Overflow> {
     half_up(times(count, price)?)
 }
 
-/// Detail rows being counted, by key: hashed while the days are counted (a million days at
-/// a national network's size), put in the order of their keys once counted ([`in_order`]).
-type Rows<K, V> = AHashMap<K, (V, Days)>;
+/// Which place a day was counted at, as a number that tells the places of one count apart
+/// without hashing their codes: the address of the key-chip's master row that held it that day
+/// (the master data does not move while a close counts), or, for days placed already (a
+/// reissue), the index of the first day at that place.
+pub(super) type PlaceId = usize;
 
-/// Count a day into the detail row of `key`, starting the row from `start`.
-fn count_day<K: Hash + Eq, V>(
-    rows: &mut Rows<K, V>,
-    key: K,
-    start: impl FnOnce() -> V,
-    day: &PlacedDay,
-) {
-    *rows
-        .entry(key)
-        .or_insert_with(|| (start(), Days::new()))
-        .1
-        .entry(day.date)
-        .or_default() += day.count;
+/// A detail row while its days are counted: its place, play month, the charge's or product's
+/// master row in force (by address) and the payment method. Two such rows may end as one
+/// detail row (a key-chip's two master rows in one store, a charge's two rows at one price):
+/// they are joined once counted ([`in_order`]).
+type RowId = (PlaceId, Month, usize, Option<PaymentMethod>);
+
+/// A detail row being counted: where, what, and the count of each day.
+#[derive(Debug, PartialEq)]
+struct Counting<V> {
+    place: Place,
+    row: V,
+    days: Days,
 }
 
-/// The counted rows in the order of their keys.
-fn in_order<K: Ord, V>(rows: Rows<K, V>) -> Vec<(K, (V, Days))> {
-    let mut rows: Vec<_> = rows.into_iter().collect();
-    rows.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-    rows
+/// Detail rows being counted: hashed while the days are counted (a million days at a
+/// national network's size), put in the order of their keys once counted ([`in_order`]).
+type Rows<V> = AHashMap<RowId, Counting<V>>;
+
+/// Count a day into the detail row `id`, starting the row from `start`.
+fn count_day<V>(rows: &mut Rows<V>, id: RowId, start: impl FnOnce() -> V, day: &PlacedDay) {
+    let counting = rows.entry(id).or_insert_with(|| Counting {
+        place: day.place.clone(),
+        row: start(),
+        days: Days::new(),
+    });
+    *counting.days.entry(day.date).or_default() += day.count;
+}
+
+/// The counted rows by their detail key (`key` of the place and the row), in its order; rows
+/// of one key joined, with the row of the earliest day (the first counted, as the days come
+/// in the order of their dates).
+fn in_order<K: Ord, V>(rows: Rows<V>, key: impl Fn(Place, &V) -> K) -> Vec<(K, (V, Days))> {
+    let mut rows: Vec<(K, (V, Days))> = rows
+        .into_values()
+        .map(|c| (key(c.place, &c.row), (c.row, c.days)))
+        .collect();
+    let first_day = |days: &Days| days.keys().next().copied();
+    rows.sort_unstable_by(|(a, (_, a_days)), (b, (_, b_days))| {
+        a.cmp(b)
+            .then_with(|| first_day(a_days).cmp(&first_day(b_days)))
+    });
+    let mut joined: Vec<(K, (V, Days))> = Vec::with_capacity(rows.len());
+    for (key, (row, days)) in rows {
+        match joined.last_mut() {
+            Some((last, (_, counted))) if *last == key => {
+                for (date, count) in days {
+                    *counted.entry(date).or_default() += count;
+                }
+            }
+            _ => joined.push((key, (row, days))),
+        }
+    }
+    joined
 }
 
 fn total(days: &Days) -> Result<i64, Overflow> {
     checked_sum(days.values().copied())
 }
 
-/// Platform sales are not split by payment method: their key has none.
-type ProductKey = (Place, ProductCode, Option<PaymentMethod>, Yen);
+/// The address of a master row, which tells it apart while a close counts.
+fn row_id<T>(row: &T) -> usize {
+    std::ptr::from_ref(row) as usize
+}
 
 /// The days counted into detail rows: a row per unit price (by value: 100 and 100.00 are one
 /// price) and, for billing, per tax rate — a change of either inside a month makes two rows,
-/// each day priced as it was — and the days that could not be priced.
+/// each day priced as it was — and the days that could not be priced. Platform sales are not
+/// split by payment method.
 #[derive(Default, Debug, PartialEq)]
 pub(super) struct Counted {
-    billing: Rows<(Place, ChargeCode, Decimal, Decimal), Charge>,
-    commissions: Rows<(Place, ChargeCode, Decimal), Charge>,
-    sold: Rows<ProductKey, Product>,
+    billing: Rows<Charge>,
+    commissions: Rows<Charge>,
+    sold: Rows<(Product, Option<PaymentMethod>)>,
     unpriced: Vec<String>,
 }
 
 impl Counted {
-    fn count(in_force: &InForce, days: impl Iterator<Item = impl Borrow<PlacedDay>>) -> Counted {
+    fn count(
+        in_force: &InForce,
+        days: impl Iterator<Item = (PlaceId, impl Borrow<PlacedDay>)>,
+    ) -> Counted {
         let mut counted = Counted::default();
-        for day in days {
-            if let Err(unpriced) = counted.count_day(in_force, day.borrow()) {
+        for (place, day) in days {
+            if let Err(unpriced) = counted.count_day(in_force, place, day.borrow()) {
                 counted.unpriced.push(unpriced);
             }
         }
         counted
     }
 
-    fn count_day(&mut self, in_force: &InForce, day: &PlacedDay) -> Result<(), String> {
+    fn count_day(
+        &mut self,
+        in_force: &InForce,
+        place: PlaceId,
+        day: &PlacedDay,
+    ) -> Result<(), String> {
+        let month = day.place.play_month;
         match &day.usage {
             Usage::Plays { charge } => {
                 let Some(charge) = in_force.charge_on(charge, day.date) else {
                     return Err(format!("charge {charge} is not in force on {}", day.date));
                 };
-                let (place, code, price) =
-                    (day.place.clone(), charge.code.clone(), charge.unit_price.0);
-                let start = || charge.clone();
-                match charge.kind {
-                    ChargeKind::Billing => {
-                        let key = (place, code, price, charge.tax_rate.0);
-                        count_day(&mut self.billing, key, start, day);
-                    }
-                    ChargeKind::Commission => {
-                        count_day(&mut self.commissions, (place, code, price), start, day)
-                    }
-                }
+                let id = (place, month, row_id(charge), None);
+                let rows = match charge.kind {
+                    ChargeKind::Billing => &mut self.billing,
+                    ChargeKind::Commission => &mut self.commissions,
+                };
+                count_day(rows, id, || charge.clone(), day);
             }
             Usage::Purchases { product, method } => {
                 let Some(product) = in_force.product_on(product, day.date) else {
@@ -241,19 +281,14 @@ impl Counted {
                     }
                     Settlement::Operator => *method,
                 };
-                let key = (
-                    day.place.clone(),
-                    product.code.clone(),
-                    method,
-                    product.unit_price,
-                );
-                count_day(&mut self.sold, key, || product.clone(), day);
+                let id = (place, month, row_id(product), method);
+                count_day(&mut self.sold, id, || (product.clone(), method), day);
             }
         }
         Ok(())
     }
 
-    /// The rows of two shards of the key-chips (a row's key holds its key-chip, so no row is
+    /// The rows of two shards of the key-chips (a row's place holds its key-chip, so no row is
     /// in both).
     pub(super) fn merge(mut self, other: Counted) -> Counted {
         self.billing.extend(other.billing);
@@ -297,7 +332,12 @@ impl BilledDays<'_> {
         let mine = |keychip: &KeychipId| shard_of(keychip, cores) == core;
         match self {
             BilledDays::Placed(days) => {
-                let shard = days.iter().filter(|d| mine(&d.place.keychip));
+                let mut first: AHashMap<&Place, PlaceId> = AHashMap::new();
+                let shard = days
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| mine(&d.place.keychip));
+                let shard = shard.map(|(i, d)| (*first.entry(&d.place).or_insert(i), d));
                 Ok(Counted::count(in_force, shard))
             }
             BilledDays::Counted { plays, purchases } => {
@@ -361,7 +401,11 @@ pub fn details(
     }
 
     let mut billed = Vec::new();
-    for ((place, _, price, _), (charge, days)) in in_order(billing) {
+    let billing = in_order(billing, |place, charge| {
+        let (code, price) = (charge.code.clone(), charge.unit_price.0);
+        (place, code, price, charge.tax_rate.0)
+    });
+    for ((place, _, price, _), (charge, days)) in billing {
         let count = total(&days).map_err(overflow(&place.partner))?;
         billed.push(BillingDetail {
             amount: amount(count, price).map_err(overflow(&place.partner))?,
@@ -372,7 +416,10 @@ pub fn details(
         });
     }
     let mut payments = Vec::new();
-    for ((place, _, price), (charge, days)) in in_order(commissions) {
+    let commissions = in_order(commissions, |place, charge| {
+        (place, charge.code.clone(), charge.unit_price.0)
+    });
+    for ((place, _, price), (charge, days)) in commissions {
         let count = total(&days).map_err(overflow(&place.partner))?;
         payments.push(PaymentDetail {
             title: charge.title.clone(),
@@ -390,7 +437,10 @@ pub fn details(
         });
     }
     let mut reference = Vec::new();
-    for ((place, _, method, price), (product, days)) in in_order(sold) {
+    let sold = in_order(sold, |place, (product, method)| {
+        (place, product.code.clone(), *method, product.unit_price)
+    });
+    for ((place, _, method, price), ((product, _), days)) in sold {
         let partner = place.partner.clone();
         let overflow = overflow(&partner);
         let count = total(&days).map_err(&overflow)?;
