@@ -39,9 +39,12 @@ pub struct PlacedDay {
     pub count: i64,
 }
 
-/// Attribute a key-chip's day to its store and partner, by the master data as it is now; with
-/// the address of the key-chip's row that held it ([`super::pricing::PlaceId`]).
-fn place(in_force: &InForce, keychip: &KeychipId, date: NaiveDate) -> Option<(usize, Place)> {
+/// A key-chip's day placed: the address of the key-chip's master row that held it
+/// ([`super::pricing::PlaceId`]) and its place.
+type Held = (usize, Place);
+
+/// Attribute a key-chip's day to its store and partner, by the master data as it is now.
+fn place(in_force: &InForce, keychip: &KeychipId, date: NaiveDate) -> Option<Held> {
     let assignment = in_force.keychip_on(keychip, date)?;
     let store = in_force.store(&assignment.store)?;
     let place = Place {
@@ -78,7 +81,7 @@ pub(super) fn attributed<'d>(
         }));
     // The daily counts come a key-chip's day at a time (a row per charge or product): its
     // place is looked up once.
-    let mut last: Option<(&KeychipId, NaiveDate, Option<(usize, Place)>)> = None;
+    let mut last: Option<(&KeychipId, NaiveDate, Option<Held>)> = None;
     days.filter_map(move |(keychip, date, usage, count)| {
         let place = match &last {
             Some((k, d, place)) if *k == keychip && *d == date => place.clone(),
