@@ -53,7 +53,7 @@ fn place(in_force: &InForce, keychip: &KeychipId, date: NaiveDate) -> Option<Hel
         play_month: Month::of(date),
         keychip: keychip.clone(),
     };
-    Some((std::ptr::from_ref(assignment) as usize, place))
+    Some((super::pricing::row_id(assignment), place))
 }
 
 /// Each of the daily counts attributed to the store that held its key-chip that day, as it is

@@ -227,6 +227,21 @@ fn column<'b>(batch: &'b RecordBatch, name: &str) -> ParquetResult<&'b ArrayRef>
         .ok_or_else(|| ParquetError::General(format!("daily sums: no column {name}")))
 }
 
+/// The rows of the daily-sums file at `path` (of `date`), added to `rows` by `rows_of`.
+fn read_sums<R>(
+    path: &Path,
+    date: NaiveDate,
+    rows_of: fn(&RecordBatch, NaiveDate, &mut Vec<R>) -> ParquetResult<()>,
+    rows: &mut Vec<R>,
+) -> ParquetResult<()> {
+    let (count, batches) = sums_batches(path)?;
+    rows.reserve(count);
+    for batch in batches {
+        rows_of(&batch?, date, rows)?;
+    }
+    Ok(())
+}
+
 /// How many rows of a daily-sums file are decoded at a time.
 const SUMS_BATCH: usize = 65_536;
 
@@ -397,11 +412,9 @@ impl Billed<'_> {
             let run = &files[core * files.len() / cores..(core + 1) * files.len() / cores];
             let mut rows = Vec::new();
             for (date, path) in run {
-                let (count, batches) = sums_batches(path)?;
-                rows.reserve(count);
-                for batch in batches {
-                    rows_of(&batch?, *date, &mut rows)?;
-                }
+                read_sums(path, *date, rows_of, &mut rows).map_err(|e| {
+                    ParquetError::General(format!("daily sums {}: {e}", path.display()))
+                })?;
             }
             Ok(rows)
         });
@@ -515,5 +528,14 @@ mod tests {
         // The rows come day after day, as the first row of a detail row fixes its names.
         assert!(sums.2.is_sorted(), "{:?}", sums.2);
         assert_eq!(sums.2.len(), 6, "a row per file's key-chip and charge");
+
+        // A damaged file of sums is named in the error.
+        let damaged = root.path().join(files[1].sums_path());
+        std::fs::write(&damaged, "not Parquet").unwrap();
+        let error = billed(root.path(), Some(DAILY_SUMS), &files).unwrap_err();
+        assert!(
+            error.to_string().contains(&damaged.display().to_string()),
+            "{error}"
+        );
     }
 }

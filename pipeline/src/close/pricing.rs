@@ -218,7 +218,7 @@ fn total(days: &Days) -> Result<i64, Overflow> {
 }
 
 /// The address of a master row, which tells it apart while a close counts.
-fn row_id<T>(row: &T) -> usize {
+pub(super) fn row_id<T>(row: &T) -> usize {
     std::ptr::from_ref(row) as usize
 }
 
