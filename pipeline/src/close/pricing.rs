@@ -169,7 +169,33 @@ type RowId = (PlaceId, Month, usize, Option<PaymentMethod>);
 struct Counting<V> {
     place: Place,
     row: V,
-    days: Days,
+    days: DayCounts,
+}
+
+/// The counts of a row's days while they are counted, in date order. The days come in the
+/// order of their files' dates, so a day is mostly the row's last or a new one after it (a
+/// late file's earlier day is put in its place): a list appended to, not a tree of nodes
+/// allocated and searched at each of a month's millions of days.
+#[derive(Debug, Default, PartialEq)]
+struct DayCounts(Vec<(NaiveDate, i64)>);
+
+impl DayCounts {
+    fn add(&mut self, date: NaiveDate, count: i64) {
+        match self.0.last_mut() {
+            Some((last, counted)) if *last == date => *counted += count,
+            Some((last, _)) if *last > date => {
+                match self.0.binary_search_by_key(&date, |(day, _)| *day) {
+                    Ok(at) => self.0[at].1 += count,
+                    Err(at) => self.0.insert(at, (date, count)),
+                }
+            }
+            _ => self.0.push((date, count)),
+        }
+    }
+
+    fn first(&self) -> Option<NaiveDate> {
+        self.0.first().map(|(date, _)| *date)
+    }
 }
 
 /// Detail rows being counted: hashed while the days are counted (a million days at a
@@ -181,36 +207,38 @@ fn count_day<V>(rows: &mut Rows<V>, id: RowId, start: impl FnOnce() -> V, day: &
     let counting = rows.entry(id).or_insert_with(|| Counting {
         place: day.place.clone(),
         row: start(),
-        days: Days::new(),
+        days: DayCounts::default(),
     });
-    *counting.days.entry(day.date).or_default() += day.count;
+    counting.days.add(day.date, day.count);
 }
 
 /// The counted rows by their detail key (`key` of the place and the row), in its order; rows
 /// of one key joined, with the row of the earliest day (the first counted, as the days come
 /// in the order of their dates).
 fn in_order<K: Ord, V>(rows: Rows<V>, key: impl Fn(Place, &V) -> K) -> Vec<(K, (V, Days))> {
-    let mut rows: Vec<(K, (V, Days))> = rows
+    let mut rows: Vec<(K, (V, DayCounts))> = rows
         .into_values()
         .map(|c| (key(c.place, &c.row), (c.row, c.days)))
         .collect();
-    let first_day = |days: &Days| days.keys().next().copied();
     rows.sort_unstable_by(|(a, (_, a_days)), (b, (_, b_days))| {
-        a.cmp(b)
-            .then_with(|| first_day(a_days).cmp(&first_day(b_days)))
+        a.cmp(b).then_with(|| a_days.first().cmp(&b_days.first()))
     });
-    let mut joined: Vec<(K, (V, Days))> = Vec::with_capacity(rows.len());
+    let mut joined: Vec<(K, (V, DayCounts))> = Vec::with_capacity(rows.len());
     for (key, (row, days)) in rows {
         match joined.last_mut() {
             Some((last, (_, counted))) if *last == key => {
-                for (date, count) in days {
-                    *counted.entry(date).or_default() += count;
+                for (date, count) in days.0 {
+                    counted.add(date, count);
                 }
             }
             _ => joined.push((key, (row, days))),
         }
     }
+    let days = |counted: DayCounts| counted.0.into_iter().collect();
     joined
+        .into_iter()
+        .map(|(key, (row, counted))| (key, (row, days(counted))))
+        .collect()
 }
 
 fn total(days: &Days) -> Result<i64, Overflow> {

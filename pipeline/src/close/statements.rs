@@ -276,6 +276,28 @@ mod tests {
     }
 
     #[test]
+    fn a_late_file_s_earlier_day_is_counted_in_its_place_and_one_day_s_counts_added() {
+        let charges = [priced(ChargeKind::Billing, "100", "10", "2026-01-01", None)];
+        let days = [
+            placed("2026-09-20", 2),
+            placed("2026-09-10", 1),
+            placed("2026-09-20", 3),
+            placed("2026-09-15", 4),
+            placed("2026-09-10", 6),
+        ];
+        let s = close_of(&charges, &days).unwrap();
+        assert_eq!(s.billing.len(), 1);
+        let counted: Vec<(String, i64)> = s.billing[0]
+            .days
+            .iter()
+            .map(|(date, count)| (date.to_string(), *count))
+            .collect();
+        let expected = [("2026-09-10", 7), ("2026-09-15", 4), ("2026-09-20", 5)];
+        assert_eq!(counted, expected.map(|(d, c)| (d.to_owned(), c)));
+        assert_eq!((s.billing[0].count, s.billing[0].amount), (16, Yen(1600)));
+    }
+
+    #[test]
     fn days_counted_in_shards_and_merged_are_the_days_counted_at_once() {
         // Key-chips' days interleaved; two charges of one price make one row, which keeps the
         // first day's charge.
