@@ -175,16 +175,11 @@ fn cli(documents: &[Document], sample: usize) -> Option<f64> {
             let entry = entry.unwrap();
             std::fs::hard_link(entry.path(), dir.join(entry.file_name())).unwrap();
         }
-        // A batch of one, as `documents.typ` reads it.
-        let mut data =
-            format!(r#"[{{"template":"{}","data":"#, document.template.name()).into_bytes();
-        data.extend_from_slice(&document.data);
-        data.extend_from_slice(b"}]");
-        std::fs::write(dir.join("data.json"), data).unwrap();
-        jobs.push(dir);
+        std::fs::write(dir.join("data.json"), &document.data).unwrap();
+        jobs.push((dir, document.template.file()));
     }
     let started = Instant::now();
-    for dir in &jobs {
+    for (dir, template) in &jobs {
         let status = Command::new(&typst)
             .args(["compile", "--root"])
             .arg(dir)
@@ -196,7 +191,7 @@ fn cli(documents: &[Document], sample: usize) -> Option<f64> {
                 "--creation-timestamp",
                 "1793491200",
             ])
-            .arg(dir.join("documents.typ"))
+            .arg(dir.join(template))
             .arg(dir.join("out.pdf"))
             .status()
             .unwrap();
