@@ -203,6 +203,55 @@ mod tests {
         assert!(first.starts_with(b"%PDF-"));
     }
 
+    fn with_lines(mut document: Document, count: usize) -> Document {
+        let mut content: serde_json::Value = serde_json::from_slice(&document.data).unwrap();
+        let line = content["lines"][0].clone();
+        content["lines"] = serde_json::Value::Array(vec![line; count]);
+        document.data = serde_json::to_vec(&content).unwrap();
+        document
+    }
+
+    #[test]
+    fn a_document_s_bytes_do_not_depend_on_the_documents_rendered_with_it() {
+        let long = with_lines(invoice("長い請求書の取引先", "品名"), 90);
+        let short = invoice("短い請求書の取引先", "品名");
+        let together = Renderer::new().render(&[short.clone(), long.clone(), short.clone()]);
+        let together: Vec<Vec<u8>> = together.into_iter().map(Result::unwrap).collect();
+        assert!(together[0] == render(short.clone()), "the first alone");
+        assert!(together[1] == render(long), "the second alone");
+        assert!(together[2] == together[0], "the third as the first");
+        let pages = squeezed(&pdf_text(&together[1]));
+        assert!(pages.contains("株式会社セガ1/3"), "{pages}");
+        assert!(pages.contains("株式会社セガ3/3"), "{pages}");
+        assert!(!pages.contains("短い請求書"), "{pages}");
+        let page = squeezed(&pdf_text(&together[2]));
+        assert!(
+            page.contains("株式会社セガ1/1") && !page.contains("長い"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn a_document_its_template_fails_on_is_named_and_spares_the_others() {
+        let mut broken = invoice("壊れたデータ", "品名");
+        broken.data = br#"{"header": {}}"#.to_vec();
+        broken.file_name = "invoice-broken.pdf".into();
+        let documents = [
+            invoice("取引先A", "品名"),
+            broken,
+            invoice("取引先B", "品名"),
+        ];
+        let pdfs = Renderer::new().render(&documents);
+        let error = pdfs[1].as_ref().unwrap_err().to_string();
+        assert!(
+            error.starts_with("invoice-broken.pdf: template invoice.typ"),
+            "{error}"
+        );
+        for (pdf, name) in [(&pdfs[0], "取引先A"), (&pdfs[2], "取引先B")] {
+            assert!(squeezed(&pdf_text(pdf.as_ref().unwrap())).contains(name));
+        }
+    }
+
     #[test]
     fn many_documents_render_in_order_across_batches() {
         let documents: Vec<Document> = (0..70)
