@@ -378,6 +378,7 @@ pub async fn close_month(
     let dates = settings.dates(month);
     let planned = documents::Issue::of(&inputs.master, settings, month).documents(statements);
     let documents = documents::issue(lake, month, planned).await?;
+    tracing::debug!(documents = documents.len(), "documents issued");
     crate::failpoint("close-documents-written");
     let tables = tables::Written {
         dates,
@@ -392,6 +393,7 @@ pub async fn close_month(
         statements,
     )
     .await?;
+    tracing::debug!("tables written");
     crate::failpoint("close-before-commit");
     let invoices: Vec<InvoiceRecord> = statements.invoices.iter().map(Invoice::record).collect();
     let batches = inputs.new_batches();
