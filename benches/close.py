@@ -208,23 +208,26 @@ def kakin_close(state, work, month):
     return seconds, peak, out.splitlines()[0]
 
 
+# The close's steps as kakin's debug log marks their ends: (name, message).
+STEPS = [("statements", "statements computed"), ("documents", "documents issued"),
+         ("tables", "tables written"), ("commit", "run finished")]
+
+
 def close_phases(state, work, month):
-    """One more close of `state` with kakin's debug log: when each step ended, in seconds from
-    the run's start (the log's timestamps), so that the documents' share is seen apart."""
+    """One more close of `state` with kakin's debug log: each step's seconds by name, from the
+    log's timestamps, so that the documents' share is seen apart."""
     copy = fresh_copy(state, work)
     done = subprocess.run([KAKIN, "close", month], env=dict(env_for(copy), KAKIN_LOG="debug"),
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
-    steps = ["statements computed", "documents issued", "tables written", "run finished"]
     ends, start = {}, None
     for line in done.stderr.splitlines():
         event = json.loads(line)
         message = event["fields"].get("message")
         at = datetime.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
         start = start or at
-        if message in steps and message not in ends:
-            ends[message] = (at - start).total_seconds()
-    marks = [0.0] + [ends[step] for step in steps]
-    return {step: marks[i + 1] - marks[i] for i, step in enumerate(steps)}
+        ends.setdefault(message, (at - start).total_seconds())
+    marks = [0.0] + [ends[message] for _, message in STEPS]
+    return {name: marks[i + 1] - marks[i] for i, (name, _) in enumerate(STEPS)}
 
 
 def duckdb_close(state, work, demo, month, last):
@@ -274,10 +277,8 @@ def main():
               f"| {max(peaks[name]):.0f} |")
     print("(duckdb's peak is this script's, DuckDB inside it)")
     split = close_phases(refreshed, work, args.month)
-    steps = ", ".join(f"{name} {split[step]:.2f} s" for name, step in
-                      [("statements", "statements computed"), ("documents", "documents issued"),
-                       ("tables", "tables written"), ("commit", "run finished")])
-    rest = median["kakin, after the refreshes"] - split["documents issued"]
+    steps = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in split.items())
+    rest = median["kakin, after the refreshes"] - split["documents"]
     print(f"one more close after the refreshes, by step (kakin's debug log): {steps}; "
           f"its median less the documents / duckdb = {rest / median['duckdb']:.2f}")
     shutil.rmtree(work, ignore_errors=True)
