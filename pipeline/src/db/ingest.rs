@@ -68,6 +68,24 @@ pub struct OpenRow {
     pub detail: String,
 }
 
+/// `values` as one JSON array, for SQLite's `json_each`: ids may hold any printable ASCII, a
+/// quote or a backslash included, which JSON escapes.
+fn json_array<T: serde::Serialize>(values: &[T]) -> String {
+    serde_json::to_string(values).expect("texts and numbers serialize as JSON")
+}
+
+/// `entries` as one JSON object in their order, for SQLite's `json_each` (its keys are a
+/// feed's ids, which are unique; escaped as `json_array`'s are).
+fn json_object<K: serde::Serialize, V: serde::Serialize>(
+    entries: impl Iterator<Item = (K, V)>,
+) -> String {
+    let mut json = Vec::new();
+    let mut serializer = serde_json::Serializer::new(&mut json);
+    serde::Serializer::collect_map(&mut serializer, entries)
+        .expect("texts and numbers serialize as JSON");
+    String::from_utf8(json).expect("JSON is UTF-8")
+}
+
 /// An id accepted into the lake, and the hash of its content as parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedId {
@@ -161,9 +179,12 @@ impl Database {
         Ok(())
     }
 
-    /// PostgreSQL is given the ids' columns as three texts split by `string_to_array`, as the
-    /// lookup is ([`Database::accepted_contents`]): one statement of four parameters instead of
-    /// multi-row statements of thousands, each parsed and planned.
+    /// One statement of a few parameters instead of multi-row statements of thousands, each
+    /// bound value by value: PostgreSQL is given the ids' columns as three texts split by
+    /// `string_to_array`, SQLite a feed's ids and hashes as one JSON object read by `json_each`
+    /// (its keys the ids, its values the hashes: no element parsed twice), as the lookup
+    /// is ([`Database::accepted_contents`]). Binding 32,000 values a flush cost more than the
+    /// inserts themselves (README, "Benchmarks").
     async fn insert_accepted(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -189,21 +210,22 @@ impl Database {
             .await?;
             return Ok(());
         }
-        // Collected first: a future borrowing a lazy iterator is not `Send` (a spawned flush).
-        let rows: Vec<Vec<Cell>> = ids
-            .iter()
-            .map(|a| {
-                vec![
-                    text(a.feed),
-                    text(&a.event_id),
-                    Cell::Int(a.content_hash),
-                    Cell::Int(key),
-                ]
-            })
-            .collect();
-        let columns = ["feed", "event_id", "content_hash", "batch_key"];
-        self.insert_rows(tx, "accepted_events", &columns, rows)
-            .await
+        let mut feeds: Vec<&str> = ids.iter().map(|a| a.feed).collect();
+        feeds.sort_unstable();
+        feeds.dedup();
+        for feed in feeds {
+            let of_feed = ids.iter().filter(|a| a.feed == feed);
+            sqlx::query(
+                "INSERT INTO accepted_events (feed, event_id, content_hash, batch_key) \
+                 SELECT $1, a.key, a.value, $3 FROM json_each($2) AS a",
+            )
+            .bind(feed)
+            .bind(json_object(of_feed.map(|a| (&a.event_id, a.content_hash))))
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
     }
 
     /// The file ledger, by path.
@@ -240,8 +262,9 @@ impl Database {
     /// PostgreSQL is given the ids as one text split by `string_to_array` and joined to the
     /// ledger: an `IN` list of thousands of parameters is planned as a scan of the whole
     /// ledger filtered by the list (measured: seconds per chunk at a million ids, growing with
-    /// the ledger), the join as one index probe per id. SQLite probes the index for an `IN`
-    /// list.
+    /// the ledger), the join as one index probe per id. SQLite is given them as one JSON array
+    /// (`json_each`), joined the same way: an `IN` list bound a value at a time cost more than
+    /// its probes.
     pub async fn accepted_contents(
         &self,
         feed: &str,
@@ -262,17 +285,14 @@ impl Database {
                     .await?
                 }
                 Engine::Sqlite => {
-                    let statement = format!(
-                        "SELECT event_id, content_hash FROM accepted_events \
-                         WHERE feed = {} AND event_id IN ({})",
-                        self.placeholders(1, 1),
-                        self.placeholders(2, chunk.len())
-                    );
-                    let mut query = sqlx::query(&statement).bind(feed);
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    query.fetch_all(self.pool()).await?
+                    sqlx::query(
+                        "SELECT a.event_id, a.content_hash FROM json_each($2) AS asked \
+                         CROSS JOIN accepted_events a ON a.feed = $1 AND a.event_id = asked.value",
+                    )
+                    .bind(feed)
+                    .bind(json_array(chunk))
+                    .fetch_all(self.pool())
+                    .await?
                 }
             };
             for row in rows {
@@ -409,5 +429,40 @@ impl Database {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::each_engine;
+
+    // Ids are any printable ASCII: a quote, a backslash, braces or a comma reach the ledger and
+    // come back as they were, each feed's apart, in a flush of both feeds.
+    each_engine! {
+        async fn ids_of_any_printable_ascii_are_recorded_and_found_by_feed(scratch) {
+            let db = Database::connect(&scratch.url).await.unwrap();
+            let odd = ["say \"hi\"", "C:\\dir\\", "{\"a\":1}", "a,b", "[1]", " x "];
+            let mut ids: Vec<AcceptedId> = odd
+                .iter()
+                .zip(1..)
+                .map(|(id, n)| AcceptedId { feed: "plays", event_id: (*id).into(), content_hash: n })
+                .collect();
+            ids.push(AcceptedId { feed: "purchases", event_id: odd[0].into(), content_hash: -7 });
+            ids.push(AcceptedId { feed: "plays", event_id: "big".into(), content_hash: i64::MIN });
+            db.record_accepted("00000000000000ab", &ids).await.unwrap();
+
+            let mut asked: Vec<&str> = odd.to_vec();
+            asked.extend(["big", "never"]);
+            let plays = db.accepted_contents("plays", &asked).await.unwrap();
+            let mut expected: HashMap<String, i64> =
+                odd.iter().zip(1..).map(|(id, n)| ((*id).to_owned(), n)).collect();
+            expected.insert("big".into(), i64::MIN);
+            assert_eq!(plays, expected);
+            let purchases = db.accepted_contents("purchases", &asked).await.unwrap();
+            assert_eq!(purchases, HashMap::from([(odd[0].to_owned(), -7)]));
+            db.forget_batch("00000000000000ab").await.unwrap();
+            assert!(db.accepted_contents("plays", &asked).await.unwrap().is_empty());
+        }
     }
 }

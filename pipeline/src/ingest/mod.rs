@@ -321,6 +321,8 @@ enum Decision {
 struct BatchRun<'m> {
     master: &'m MasterIndex,
     partitions: Partitions,
+    /// The lake path of each feed's and date's events, formatted once (not for every row).
+    paths: HashMap<(Feed, NaiveDate), String>,
     /// Ids accepted by this batch that the database's answers may not show.
     recent: Recent,
     /// Whether the batch is recorded as pending (before its first ids are).
@@ -333,6 +335,7 @@ impl<'m> BatchRun<'m> {
         BatchRun {
             master,
             partitions: Partitions::default(),
+            paths: HashMap::new(),
             recent: Recent::default(),
             begun: false,
             commit: BatchCommit {
@@ -380,7 +383,10 @@ impl<'m> BatchRun<'m> {
 
     fn accept(&mut self, event: &Event, content_hash: i64) -> Result<(), LakeError> {
         let batch = &self.commit.batch;
-        let path = event.feed.partition(event.date, batch);
+        let path = self
+            .paths
+            .entry((event.feed, event.date))
+            .or_insert_with(|| event.feed.partition(event.date, batch));
         self.partitions
             .push(path, event.feed.schema(), &event.values(batch))?;
         let accepted = AcceptedId {
@@ -551,7 +557,7 @@ impl<'m> BatchRun<'m> {
             Value::Str(&rejection.detail),
             Value::Str(batch),
         ];
-        self.partitions.push(path, &QUARANTINE_SCHEMA, &row)?;
+        self.partitions.push(&path, &QUARANTINE_SCHEMA, &row)?;
         if rejection.reason.is_retried() {
             let fields = fields.expect("a retried row has its fields");
             self.commit.opened.push(OpenRow {

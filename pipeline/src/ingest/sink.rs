@@ -85,25 +85,24 @@ pub struct Partitions {
 
 impl Partitions {
     /// Append a row to the file at `path` (created on its first row).
-    pub fn push(&mut self, path: String, schema: &SchemaRef, row: &[Value]) -> LakeResult<()> {
-        let partition = match self.open.entry(path) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                let file = ParquetFile::create(e.key(), schema.clone())?;
-                let columns = schema
-                    .fields()
-                    .iter()
-                    .map(|f| Column::of(f.data_type()))
-                    .collect();
-                e.insert(Partition {
-                    schema: schema.clone(),
-                    columns,
-                    buffered: 0,
-                    rows: 0,
-                    file,
-                })
-            }
-        };
+    pub fn push(&mut self, path: &str, schema: &SchemaRef, row: &[Value]) -> LakeResult<()> {
+        if !self.open.contains_key(path) {
+            let file = ParquetFile::create(path, schema.clone())?;
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| Column::of(f.data_type()))
+                .collect();
+            let partition = Partition {
+                schema: schema.clone(),
+                columns,
+                buffered: 0,
+                rows: 0,
+                file,
+            };
+            self.open.insert(path.to_owned(), partition);
+        }
+        let partition = self.open.get_mut(path).expect("inserted above");
         for (column, value) in partition.columns.iter_mut().zip(row) {
             column.push(value);
         }
