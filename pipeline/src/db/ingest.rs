@@ -443,13 +443,15 @@ mod tests {
         async fn ids_of_any_printable_ascii_are_recorded_and_found_by_feed(scratch) {
             let db = Database::connect(&scratch.url).await.unwrap();
             let odd = ["say \"hi\"", "C:\\dir\\", "{\"a\":1}", "a,b", "[1]", " x "];
-            let mut ids: Vec<AcceptedId> = odd
-                .iter()
-                .zip(1..)
-                .map(|(id, n)| AcceptedId { feed: "plays", event_id: (*id).into(), content_hash: n })
-                .collect();
-            ids.push(AcceptedId { feed: "purchases", event_id: odd[0].into(), content_hash: -7 });
-            ids.push(AcceptedId { feed: "plays", event_id: "big".into(), content_hash: i64::MIN });
+            let id = |feed, event_id: &str, content_hash| AcceptedId {
+                feed,
+                event_id: event_id.into(),
+                content_hash,
+            };
+            let mut ids: Vec<AcceptedId> =
+                odd.iter().zip(1..).map(|(odd, n)| id("plays", odd, n)).collect();
+            ids.push(id("purchases", odd[0], -7));
+            ids.push(id("plays", "big", i64::MIN));
             db.record_accepted("00000000000000ab", &ids).await.unwrap();
 
             let mut asked: Vec<&str> = odd.to_vec();
