@@ -9,6 +9,7 @@ use super::{
 };
 use crate::domain::parse_date;
 use chrono::{NaiveDate, SecondsFormat, Utc};
+use compact_str::CompactString;
 use std::collections::HashMap;
 
 /// The lake files of a batch, as recorded one per line.
@@ -90,7 +91,7 @@ fn json_object<K: serde::Serialize, V: serde::Serialize>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedId {
     pub feed: &'static str,
-    pub event_id: String,
+    pub event_id: CompactString,
     pub content_hash: i64,
 }
 
@@ -220,7 +221,9 @@ impl Database {
                  SELECT $1, a.key, a.value, $3 FROM json_each($2) AS a",
             )
             .bind(feed)
-            .bind(json_object(of_feed.map(|a| (&a.event_id, a.content_hash))))
+            .bind(json_object(
+                of_feed.map(|a| (a.event_id.as_str(), a.content_hash)),
+            ))
             .bind(key)
             .execute(&mut **tx)
             .await?;

@@ -4,8 +4,10 @@
 use super::sink::Value;
 use crate::domain::*;
 use crate::lake::layout::EventTable;
+use arrayvec::ArrayVec;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
+use compact_str::CompactString;
 use std::sync::{Arc, LazyLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -172,12 +174,12 @@ impl Feed {
         }
         Ok(Event {
             feed: self,
-            id: id.as_str().to_owned(),
-            keychip: keychip.as_str().to_owned(),
+            id: id.as_str().into(),
+            keychip: keychip.as_str().into(),
             at_micros: at.timestamp_micros(),
             date: business_date(at),
-            title: title.as_str().to_owned(),
-            code: fields[4].to_owned(),
+            title: title.as_str().into(),
+            code: fields[4].into(),
             method,
             quantity,
             unit_price: unit_price.unwrap_or(0),
@@ -196,15 +198,15 @@ impl Feed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub feed: Feed,
-    pub id: String,
-    pub keychip: String,
+    pub id: CompactString,
+    pub keychip: CompactString,
     /// The instant, in microseconds since the epoch (UTC).
     pub at_micros: i64,
     /// Its business date (JST).
     pub date: NaiveDate,
-    pub title: String,
+    pub title: CompactString,
     /// The charge (plays) or the product (purchases).
-    pub code: String,
+    pub code: CompactString,
     pub method: Option<PaymentMethod>,
     /// `count` of a play, `quantity` of a purchase.
     pub quantity: i64,
@@ -231,15 +233,16 @@ impl Event {
         hasher.finish() as i64
     }
 
-    /// The event as a row of its feed's lake table.
-    pub fn values<'a>(&'a self, batch: &'a str) -> Vec<Value<'a>> {
-        let mut values = vec![
+    /// The event as a row of its feed's lake table (on the stack: one per accepted row).
+    pub fn values<'a>(&'a self, batch: &'a str) -> ArrayVec<Value<'a>, 9> {
+        let mut values = ArrayVec::new();
+        values.extend([
             Value::Str(&self.id),
             Value::Str(&self.keychip),
             Value::Timestamp(self.at_micros),
             Value::Str(&self.title),
             Value::Str(&self.code),
-        ];
+        ]);
         if let Some(method) = self.method {
             values.push(Value::Str(method.as_str()));
         }

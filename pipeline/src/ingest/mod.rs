@@ -32,6 +32,7 @@ use crate::lake::layout::{quarantine_path, EventTable, QUARANTINE};
 use crate::lake::{LakeError, Location};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
+use compact_str::CompactString;
 use deliveries::{Delivery, Fetched};
 use feed::{reject, Event, Rejection};
 use lines::{FieldSplitter, Lines};
@@ -209,15 +210,6 @@ type Asking = tokio::task::JoinHandle<Result<HashMap<String, i64>, DbError>>;
 /// A batch's accepted ids being recorded.
 type Flushing = tokio::task::JoinHandle<Result<(), DbError>>;
 
-/// Wait for `flushing` to be recorded.
-async fn flushed(flushing: Option<Flushing>) -> Result<(), DbError> {
-    if let Some(flushing) = flushing {
-        flushing.await.expect("recording ids does not panic")?;
-        crate::failpoint("ingest-ids-recorded");
-    }
-    Ok(())
-}
-
 /// A day's files read (decompressed, split, parsed) on a thread of their own, one after the
 /// other, a few chunks ahead of the decisions and the Parquet writers; the database asked about
 /// a chunk's ids while the chunk before it is decided, and one flush of accepted ids recording
@@ -230,6 +222,17 @@ struct DayReading {
     next: Option<(Chunk, Asking)>,
     /// The accepted ids being recorded.
     flushing: Option<Flushing>,
+    /// How long the decisions waited, for the debug log.
+    waited: Waited,
+}
+
+/// Where a day's decisions waited: for the reading thread, the database's answers, the flush
+/// before.
+#[derive(Debug, Default)]
+struct Waited {
+    reading: std::time::Duration,
+    answers: std::time::Duration,
+    flushes: std::time::Duration,
 }
 
 impl DayReading {
@@ -265,6 +268,7 @@ impl DayReading {
             reading,
             next,
             flushing: None,
+            waited: Waited::default(),
         }
     }
 
@@ -278,17 +282,34 @@ impl DayReading {
             self.finish().await?;
             unreachable!("the reading thread sends every file's last chunk or fails");
         };
+        let started = std::time::Instant::now();
         let found = asking.await.expect("the lookup does not panic")?;
+        let answered = std::time::Instant::now();
         self.next = self.received.recv().await.map(|chunk| ask(db, chunk));
+        self.waited.answers += answered - started;
+        self.waited.reading += answered.elapsed();
         Ok((chunk, found))
     }
 
     /// Wait for the last flush and the reading thread.
     async fn finish(&mut self) -> Result<(), IngestError> {
-        flushed(self.flushing.take()).await?;
+        self.flushed().await?;
         (&mut self.reading)
             .await
             .expect("the reading thread does not panic")?;
+        tracing::debug!(waited = ?self.waited, "day read");
+        Ok(())
+    }
+
+    /// Wait for the flush in flight to be recorded.
+    async fn flushed(&mut self) -> Result<(), DbError> {
+        let Some(flushing) = self.flushing.take() else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        flushing.await.expect("recording ids does not panic")?;
+        self.waited.flushes += started.elapsed();
+        crate::failpoint("ingest-ids-recorded");
         Ok(())
     }
 }
@@ -297,7 +318,7 @@ impl DayReading {
 /// `chunk`. Every id is asked, those this batch accepted recently too: a decision looks at the
 /// batch's recent acceptances first.
 fn ask(db: &Database, chunk: Chunk) -> (Chunk, Asking) {
-    let ids: Vec<String> = chunk
+    let ids: Vec<CompactString> = chunk
         .lines
         .iter()
         .filter_map(|l| l.parsed.as_ref().ok())
@@ -305,7 +326,7 @@ fn ask(db: &Database, chunk: Chunk) -> (Chunk, Asking) {
         .collect();
     let (db, feed) = (db.clone(), chunk.feed);
     let asking = tokio::spawn(async move {
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let ids: Vec<&str> = ids.iter().map(CompactString::as_str).collect();
         db.accepted_contents(feed.name(), &ids).await
     });
     (chunk, asking)
@@ -348,7 +369,7 @@ impl<'m> BatchRun<'m> {
     /// The content hash accepted earlier under `event`'s id, by this run or an earlier one.
     fn earlier(&self, event: &Event, found: &HashMap<String, i64>) -> Option<i64> {
         let recent = self.recent.get(event.feed, &event.id);
-        recent.or_else(|| found.get(&event.id).copied())
+        recent.or_else(|| found.get(event.id.as_str()).copied())
     }
 
     /// What becomes of a line (`feeds.md`, "What bad input gets"), in the order of its reasons:
@@ -436,10 +457,10 @@ impl<'m> BatchRun<'m> {
             for (row, _, event) in parsed.iter().filter(|(_, f, _)| *f == feed) {
                 let decision = self.decide(event, row.delivery_date, |e| {
                     let taken_here = taken.get(e.id.as_str()).copied();
-                    taken_here.or_else(|| found.get(&e.id).copied())
+                    taken_here.or_else(|| found.get(e.id.as_str()).copied())
                 });
                 if let (Decision::Accept, Ok((event, content))) = (&decision, event) {
-                    taken.insert(&event.id, *content);
+                    taken.insert(event.id.as_str(), *content);
                 }
                 decided.push((*row, event, decision));
             }
@@ -514,7 +535,7 @@ impl<'m> BatchRun<'m> {
                     }
                 }
             }
-            flushed(reading.flushing.take()).await?;
+            reading.flushed().await?;
             reading.flushing = self.flush(db).await?;
             if chunk.last {
                 return Ok(counts);

@@ -9,6 +9,9 @@ use crate::domain::QuarantineReason;
 /// Lines read per round trip to the database for earlier ids.
 pub(super) const CHUNK: usize = 8 * 1024;
 
+/// Bytes of a typical line, to size a chunk's text once (a longer chunk grows it).
+const TYPICAL_LINE: usize = 96;
+
 /// A line of a delivered file, parsed as far as it goes.
 pub(super) struct Line {
     pub(super) number: u64,
@@ -85,9 +88,9 @@ impl FileReader {
         let mut chunk = Chunk {
             feed: self.feed,
             last: false,
-            lines: Vec::new(),
+            lines: Vec::with_capacity(CHUNK),
             blank: 0,
-            text: String::new(),
+            text: String::with_capacity(CHUNK * TYPICAL_LINE),
             positions: None,
         };
         chunk.last = self.fill(lines, &mut chunk);

@@ -12,12 +12,13 @@
 use super::Feed;
 use crate::db::AcceptedId;
 use ahash::AHashMap;
+use compact_str::CompactString;
 
 /// Ids accepted before they are recorded in a transaction of their own.
 const FLUSH: usize = super::reader::CHUNK;
 
 /// Content hashes by id, one map per feed.
-type ByFeed = [AHashMap<String, i64>; 2];
+type ByFeed = [AHashMap<CompactString, i64>; 2];
 
 #[derive(Default)]
 pub(super) struct Recent {
@@ -71,7 +72,7 @@ mod tests {
     fn play(n: usize) -> AcceptedId {
         AcceptedId {
             feed: Feed::Plays.name(),
-            event_id: format!("P-{n}"),
+            event_id: compact_str::format_compact!("P-{n}"),
             content_hash: n as i64,
         }
     }

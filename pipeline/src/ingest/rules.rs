@@ -73,14 +73,16 @@ impl MasterIndex {
             );
             return Err(reject(QuarantineReason::FutureEvent, detail));
         }
-        let Some((_, keychip_title)) =
-            in_force(self.keychips.get(&event.keychip), event.date, |(v, _)| *v)
-        else {
+        let Some((_, keychip_title)) = in_force(
+            self.keychips.get(event.keychip.as_str()),
+            event.date,
+            |(v, _)| *v,
+        ) else {
             let detail = format!("no store held key-chip {} on {}", event.keychip, event.date);
             return Err(reject(QuarantineReason::UnknownKeychip, detail));
         };
         let unknown = |detail: String| Err(reject(QuarantineReason::UnknownCode, detail));
-        if !self.titles.contains(&event.title) {
+        if !self.titles.contains(event.title.as_str()) {
             return unknown(format!("title {} does not exist", event.title));
         }
         if *keychip_title != event.title {
@@ -90,7 +92,11 @@ impl MasterIndex {
             ));
         }
         match event.feed {
-            Feed::Plays => match in_force(self.charges.get(&event.code), event.date, |(v, _)| *v) {
+            Feed::Plays => match in_force(
+                self.charges.get(event.code.as_str()),
+                event.date,
+                |(v, _)| *v,
+            ) {
                 None => unknown(format!(
                     "charge {} is not in force on {}",
                     event.code, event.date
@@ -102,7 +108,11 @@ impl MasterIndex {
                 Some(_) => Ok(()),
             },
             Feed::Purchases => {
-                match in_force(self.products.get(&event.code), event.date, |(v, _, _)| *v) {
+                match in_force(
+                    self.products.get(event.code.as_str()),
+                    event.date,
+                    |(v, _, _)| *v,
+                ) {
                     None => unknown(format!(
                         "product {} is not in force on {}",
                         event.code, event.date
