@@ -7,12 +7,14 @@
 //! by a hash of what the run read, so that a rerun of the same work writes the same names and
 //! bytes.
 //!
-//! Commit protocol: the batch is recorded as pending in the database, its files are put in
-//! the lake, then one transaction records the files ingested, the ids accepted, the quarantine
-//! changes and the batch as committed. A long batch records its accepted ids as it goes, once
-//! it is recorded as pending, each few thousand in a transaction tagged with the batch, so that
-//! a run's memory does not grow with the night ([`recent`]). A run that finds a pending batch
-//! (a killed run) first removes that batch's files and ids, then does the work again.
+//! Commit protocol: the batch is recorded as pending in the database; its accepted ids are
+//! recorded as it goes, each few thousand in a transaction tagged with the batch, so that a
+//! run's memory does not grow with the night ([`recent`]), the last ones once every line is
+//! decided; its files are put in the lake; then one transaction records the files ingested,
+//! the quarantine changes and the batch as committed. A run that finds a pending batch (a
+//! killed run) first removes that batch's files and ids, then does the work again. The files
+//! of one day's batch are put in place and committed while the next day is read and decided
+//! (its lookups find every id of the batch before), the batches committing in their order.
 
 mod deliveries;
 mod feed;
@@ -112,14 +114,37 @@ pub async fn ingest(
         return Ok(report);
     }
     let master = MasterIndex::new(&db.master_data().await?);
+    let mut commits = Commits::default();
     if !open.is_empty() {
         // Named once its decisions are known (`retry`).
         let mut run = BatchRun::new(String::new(), &master);
         report.retries = run.retry(db, open).await?;
-        report.batches.extend(run.finish(db, lake).await?);
+        commits.start(run.finish(db).await?, db, lake).await?;
     }
+    let days = ingest_days(db, lake, &new, &master, &mut commits, &mut report, progress).await;
+    // Never left committing in the background, not even when a day failed.
+    let last = commits.wait().await;
+    days?;
+    last?;
+    report.batches.extend(commits.batches);
+    report
+        .files
+        .sort_by(|a, b| (delivery_date(&a.path), &a.path).cmp(&(delivery_date(&b.path), &b.path)));
+    Ok(report)
+}
+
+/// Each delivery date's files as a batch of its own, in order.
+async fn ingest_days(
+    db: &Database,
+    lake: &Location,
+    new: &[(Delivery, Fetched)],
+    master: &MasterIndex,
+    commits: &mut Commits,
+    report: &mut IngestReport,
+    progress: &dyn Progress,
+) -> Result<(), IngestError> {
     for day in new.chunk_by(|(a, _), (b, _)| a.date == b.date) {
-        let mut run = BatchRun::new(batch_name(day, &[], &[]), &master);
+        let mut run = BatchRun::new(batch_name(day, &[], &[]), master);
         let mut reading = DayReading::start(db, day).await;
         for (delivery, fetched) in day {
             let counts = run.ingest_file(db, delivery, &mut reading).await?;
@@ -132,12 +157,44 @@ pub async fn ingest(
             report.files.push(file);
         }
         reading.finish().await?;
-        report.batches.extend(run.finish(db, lake).await?);
+        commits.start(run.finish(db).await?, db, lake).await?;
     }
-    report
-        .files
-        .sort_by(|a, b| (delivery_date(&a.path), &a.path).cmp(&(delivery_date(&b.path), &b.path)));
-    Ok(report)
+    Ok(())
+}
+
+/// A run's batches, each put in place and committed in the background while the next is read
+/// and decided, one at a time and in their order.
+#[derive(Default)]
+struct Commits {
+    committing: Option<tokio::task::JoinHandle<Result<Option<String>, IngestError>>>,
+    /// The batches committed that wrote files.
+    batches: Vec<String>,
+}
+
+impl Commits {
+    /// Start committing `decided` once the batch before it is committed.
+    async fn start(
+        &mut self,
+        decided: Decided,
+        db: &Database,
+        lake: &Location,
+    ) -> Result<(), IngestError> {
+        self.wait().await?;
+        let (db, lake) = (db.clone(), lake.clone());
+        self.committing = Some(tokio::spawn(decided.commit(db, lake)));
+        Ok(())
+    }
+
+    /// Wait for the batch being committed.
+    async fn wait(&mut self) -> Result<(), IngestError> {
+        if let Some(committing) = self.committing.take() {
+            let batch = committing
+                .await
+                .expect("committing a batch does not panic")?;
+            self.batches.extend(batch);
+        }
+        Ok(())
+    }
 }
 
 /// The delivery-date folder of a delivered file's path.
@@ -618,26 +675,47 @@ impl<'m> BatchRun<'m> {
         }
     }
 
-    /// Put the batch's files in place and commit it.
-    async fn finish(
-        mut self,
-        db: &Database,
-        lake: &Location,
-    ) -> Result<Option<String>, IngestError> {
-        self.commit.accepted = self.recent.into_unflushed();
+    /// Once every line is decided: record the batch's last ids (the batch recorded as pending
+    /// first), so that the next batch's lookups find every id of this one, and hand over what
+    /// is left to do, which may then overlap the next batch's reading.
+    async fn finish(self, db: &Database) -> Result<Decided, IngestError> {
+        let ids = self.recent.into_unflushed();
+        if !ids.is_empty() {
+            if !self.begun {
+                db.begin_batch(&self.commit.batch, &[]).await?;
+            }
+            db.record_accepted(&self.commit.batch, &ids).await?;
+        }
+        Ok(Decided {
+            partitions: self.partitions,
+            commit: self.commit,
+        })
+    }
+}
+
+/// A batch whose every line is decided and every accepted id recorded, its files still aside.
+struct Decided {
+    partitions: Partitions,
+    commit: BatchCommit,
+}
+
+impl Decided {
+    /// Put the batch's files in place and commit it; the batch's name when it wrote files. The
+    /// batches of a run commit in their order: the next is committed only after this one.
+    async fn commit(self, db: Database, lake: Location) -> Result<Option<String>, IngestError> {
         let batch = self.commit.batch.clone();
         let wrote = !self.partitions.is_empty();
         let started = std::time::Instant::now();
         if wrote {
             db.begin_batch(&batch, &self.partitions.paths()).await?;
-            self.partitions.publish(lake).await?;
+            self.partitions.publish(&lake).await?;
             crate::failpoint("ingest-before-commit");
         }
         let published = started.elapsed();
         db.commit_batch(&self.commit).await?;
         tracing::debug!(
             batch,
-            accepted = self.commit.accepted.len(),
+            files = self.commit.files.len(),
             ?published,
             committed = ?started.elapsed() - published,
             "batch done"
