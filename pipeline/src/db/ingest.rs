@@ -9,9 +9,7 @@ use super::{
 use crate::domain::parse_date;
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use compact_str::CompactString;
-use sqlx::any::AnyRow;
-use sqlx::Connection;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// The lake files of a batch, as recorded one per line.
 pub(super) fn split_lines(files: String) -> Vec<String> {
@@ -171,47 +169,12 @@ impl Database {
     }
 
     /// Record `ids` as accepted by `batch`, which is pending, in a transaction of their own: a
-    /// long batch records its ids as it goes ([`Database::forget_batch`] removes them if it is
+    /// batch records its ids as it goes ([`Database::forget_batch`] removes them if it is
     /// killed).
-    ///
-    /// Such a transaction need not survive a power cut, so its commit does not wait for the
-    /// disk (SQLite's `synchronous = NORMAL` for it, PostgreSQL's `synchronous_commit = off`):
-    /// the batch was recorded as pending durably before, so a run after the cut forgets
-    /// whichever of its ids were kept, and the batch's own commit, which waits for the disk,
-    /// makes every earlier one durable with it (both engines write one log in order). Either
-    /// engine keeps the database consistent either way; a commit that waits costs a sync of
-    /// the log, hundreds of them in a night.
     pub async fn record_accepted(&self, batch: &str, ids: &[AcceptedId]) -> DbResult<()> {
-        let mut conn = self.pool().acquire().await?;
-        if self.engine == Engine::Postgres {
-            let mut tx = conn.begin().await?;
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
-            self.insert_accepted(&mut tx, batch, ids).await?;
-            tx.commit().await?;
-            return Ok(());
-        }
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *conn)
-            .await?;
-        let recorded = async {
-            let mut tx = conn.begin().await?;
-            self.insert_accepted(&mut tx, batch, ids).await?;
-            tx.commit().await?;
-            Ok::<_, DbError>(())
-        }
-        .await;
-        // Back to the connection's setting (`SQLITE_SETTINGS`) before it serves anyone else;
-        // a connection that cannot be told is closed instead.
-        let restored = sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *conn)
-            .await;
-        if recorded.is_err() || restored.is_err() {
-            conn.close_on_drop();
-        }
-        recorded?;
-        restored?;
+        let mut tx = self.pool().begin().await?;
+        self.insert_accepted(&mut tx, batch, ids).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -300,8 +263,9 @@ impl Database {
     /// PostgreSQL is given the ids as one text split by `string_to_array` and joined to the
     /// ledger: an `IN` list of thousands of parameters is planned as a scan of the whole
     /// ledger filtered by the list (measured: seconds per chunk at a million ids, growing with
-    /// the ledger), the join as one index probe per id. SQLite reads a stretch of the ledger
-    /// when it can ([`Database::sqlite_accepted`]).
+    /// the ledger), the join as one index probe per id. SQLite is given them as one JSON array
+    /// (`json_each`), joined the same way: an `IN` list bound a value at a time cost more than
+    /// its probes.
     pub async fn accepted_contents(
         &self,
         feed: &str,
@@ -321,67 +285,23 @@ impl Database {
                     .fetch_all(self.pool())
                     .await?
                 }
-                Engine::Sqlite => self.sqlite_accepted(feed, chunk).await?,
+                Engine::Sqlite => {
+                    sqlx::query(
+                        "SELECT a.event_id, a.content_hash FROM json_each($2) AS asked \
+                         CROSS JOIN accepted_events a ON a.feed = $1 AND a.event_id = asked.value",
+                    )
+                    .bind(feed)
+                    .bind(json_array(chunk))
+                    .fetch_all(self.pool())
+                    .await?
+                }
             };
             for row in rows {
                 let c = Cells::new(&row, "accepted_events");
                 found.insert(c.text("event_id")?, c.int("content_hash")?);
             }
         }
-        if self.engine == Engine::Sqlite {
-            let asked: HashSet<&str> = ids.iter().copied().collect();
-            found.retain(|id, _| asked.contains(id.as_str()));
-        }
         Ok(found)
-    }
-
-    /// SQLite: the ledger's rows under `ids` of `feed`, and maybe others beside them.
-    ///
-    /// A collector's ids tend to follow one another (a new day's sort after every earlier one,
-    /// a redelivery's are one stretch of the ledger), so when the ledger holds few more ids
-    /// between the least and the greatest of them than were asked, that stretch is read in one
-    /// walk along the index's leaves instead of one descent of the index per id; counted
-    /// first, without reading the rows, so that a stretch of the whole ledger is never read.
-    /// Otherwise the ids are given as one JSON array (`json_each`) joined to the ledger, one
-    /// probe each: an `IN` list bound a value at a time cost more than its probes. (SQLite
-    /// compares ids byte by byte, as Rust does; PostgreSQL by its collation, which is why its
-    /// lookup does not take ranges.)
-    async fn sqlite_accepted(&self, feed: &str, ids: &[&str]) -> DbResult<Vec<AnyRow>> {
-        let (Some(least), Some(greatest)) = (ids.iter().min(), ids.iter().max()) else {
-            return Ok(Vec::new());
-        };
-        let few = 2 * ids.len() as i64;
-        let in_stretch: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT 1 FROM accepted_events \
-             WHERE feed = $1 AND event_id BETWEEN $2 AND $3 LIMIT $4)",
-        )
-        .bind(feed)
-        .bind(*least)
-        .bind(*greatest)
-        .bind(few + 1)
-        .fetch_one(self.pool())
-        .await?;
-        let rows = if in_stretch <= few {
-            sqlx::query(
-                "SELECT event_id, content_hash FROM accepted_events \
-                 WHERE feed = $1 AND event_id BETWEEN $2 AND $3",
-            )
-            .bind(feed)
-            .bind(*least)
-            .bind(*greatest)
-            .fetch_all(self.pool())
-            .await?
-        } else {
-            sqlx::query(
-                "SELECT a.event_id, a.content_hash FROM json_each($2) AS asked \
-                 CROSS JOIN accepted_events a ON a.feed = $1 AND a.event_id = asked.value",
-            )
-            .bind(feed)
-            .bind(json_array(ids))
-            .fetch_all(self.pool())
-            .await?
-        };
-        Ok(rows)
     }
 
     /// The open quarantine, in the order the rows were first read.
@@ -558,8 +478,7 @@ mod tests {
         }
     }
 
-    // The lookup answers for the ids asked and no others, whether the ledger holds few ids
-    // between the least and the greatest asked (one stretch read) or many (one probe each).
+    // The lookup answers for the ids asked and no others, among ids that sort between them.
     each_engine! {
         async fn a_lookup_answers_the_ids_asked_however_far_apart(scratch) {
             let db = Database::connect(&scratch.url).await.unwrap();
@@ -583,33 +502,6 @@ mod tests {
             assert_eq!(near, expected(&[("m010", 10), ("m011", 11)]));
             let beside = db.accepted_contents("plays", &["m012", "m010"]).await.unwrap();
             assert_eq!(beside, expected(&[("m010", 10), ("m012", 12)]));
-        }
-    }
-
-    // A flush of ids commits without waiting for the disk; every connection it used, after a
-    // flush that committed and one that failed, is back to waiting for it (the batch's commit
-    // relies on that).
-    #[tokio::test]
-    async fn a_flush_leaves_every_sqlite_connection_durable() {
-        let scratch = crate::testing::ScratchDatabase::sqlite();
-        let db = Database::connect(&scratch.url).await.unwrap();
-        let ids = [AcceptedId {
-            feed: "plays",
-            event_id: "P1".into(),
-            content_hash: 1,
-        }];
-        db.record_accepted("00000000000000ab", &ids).await.unwrap();
-        let again = db.record_accepted("00000000000000ab", &ids).await;
-        assert!(again.is_err(), "an id is recorded once");
-        let mut held = Vec::new();
-        for _ in 0..db.pool().options().get_max_connections() {
-            let mut conn = db.pool().acquire().await.unwrap();
-            let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-            assert_eq!(synchronous, 2, "FULL");
-            held.push(conn);
         }
     }
 }
