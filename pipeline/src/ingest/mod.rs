@@ -606,11 +606,8 @@ impl<'m> BatchRun<'m> {
         let Some(ids) = self.recent.flush() else {
             return Ok(None);
         };
+        self.record_pending(db).await?;
         let batch = self.commit.batch.clone();
-        if !self.begun {
-            db.begin_batch(&batch, &[]).await?;
-            self.begun = true;
-        }
         let db = db.clone();
         Ok(Some(tokio::spawn(async move {
             db.record_accepted(&batch, &ids).await
@@ -675,15 +672,22 @@ impl<'m> BatchRun<'m> {
         }
     }
 
+    /// Record the batch as pending, once, before its first ids are.
+    async fn record_pending(&mut self, db: &Database) -> Result<(), DbError> {
+        if !self.begun {
+            db.begin_batch(&self.commit.batch, &[]).await?;
+            self.begun = true;
+        }
+        Ok(())
+    }
+
     /// Once every line is decided: record the batch's last ids (the batch recorded as pending
     /// first), so that the next batch's lookups find every id of this one, and hand over what
     /// is left to do, which may then overlap the next batch's reading.
-    async fn finish(self, db: &Database) -> Result<Decided, IngestError> {
-        let ids = self.recent.into_unflushed();
+    async fn finish(mut self, db: &Database) -> Result<Decided, IngestError> {
+        let ids = std::mem::take(&mut self.recent).into_unflushed();
         if !ids.is_empty() {
-            if !self.begun {
-                db.begin_batch(&self.commit.batch, &[]).await?;
-            }
+            self.record_pending(db).await?;
             db.record_accepted(&self.commit.batch, &ids).await?;
         }
         Ok(Decided {
