@@ -302,6 +302,21 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// A new SQLite database is made of 16 KiB pages: the page size is set before the
+    /// write-ahead log and the first table, after which SQLite no longer changes it.
+    #[tokio::test]
+    async fn a_new_sqlite_database_has_pages_of_16_kib() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&format!("sqlite://{}/kakin.db", dir.path().display()))
+            .await
+            .unwrap();
+        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(page_size, 16384);
+    }
+
     /// A SQLite ledger written before SQLite's own migrations (a rowid table keyed by feed and
     /// id) keeps every id and its batch once they have rebuilt it as a `WITHOUT ROWID` table
     /// keyed by id and feed.
