@@ -34,6 +34,19 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).expect("pdftotext writes UTF-8")
 }
 
+/// A PDF's metadata as poppler's `pdfinfo` reads it (`Title:`, `Author:`, `Pages:` …).
+pub fn pdf_info(pdf: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().expect("a temporary file");
+    std::fs::write(file.path(), pdf).expect("the PDF written");
+    let out = std::process::Command::new("pdfinfo")
+        .args(["-enc", "UTF-8"])
+        .arg(file.path())
+        .output()
+        .expect("poppler's pdfinfo is installed (.ci/run installs poppler-utils)");
+    assert!(out.status.success(), "pdfinfo failed: {out:?}");
+    String::from_utf8(out.stdout).expect("pdfinfo writes UTF-8")
+}
+
 /// Hex SHA-256, as the ledger records documents.
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -203,6 +203,21 @@ mod tests {
         assert!(first.starts_with(b"%PDF-"));
     }
 
+    #[test]
+    fn a_document_s_pdf_is_titled_and_authored_though_its_template_sets_them_last() {
+        let info = crate::testing::pdf_info(&render(invoice("株式会社テスト", "CHUNITHM")));
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(field("Title:"), "請求書 1700000", "{info}");
+        assert_eq!(field("Author:"), "株式会社セガ", "{info}");
+        assert_eq!(field("Pages:"), "1", "{info}");
+    }
+
     fn with_lines(mut document: Document, count: usize) -> Document {
         let mut content: serde_json::Value = serde_json::from_slice(&document.data).unwrap();
         let line = content["lines"][0].clone();

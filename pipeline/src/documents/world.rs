@@ -3,7 +3,10 @@
 //! template and the date differ per document. File ids are interned for the life of the
 //! process (at most 65,536), so every document reuses the same fixed virtual paths; the memo
 //! cache is process-wide, so it is evicted after every batch to keep memory flat over
-//! thousands of documents.
+//! thousands of documents. Within a batch, what documents have in common (headings, labels,
+//! notes, the issuer's block) is laid out once and reused: the templates keep each document's
+//! own data out of the styles its content is laid out with (`document-page` in
+//! `templates/common.typ`), since typst's layout cache is keyed by those styles.
 
 use super::{Document, DocumentError, Template, COMMON};
 use chrono::{Datelike, NaiveDate};
