@@ -12,16 +12,21 @@ each timed with its peak RSS. The refresh keeps each event file's daily sums
 ones' sums. For the month's last --repeat nights (the month to date at its largest) it also
 times a refresh that has to sum every file again (the sums deleted first: what every refresh
 cost before the sums were kept), and prints the medians and the ratios refresh / ingest
-(issue 13: under 0.20).
+(issue 13: under 0.20). Last, the least a refresh does under `lake.md` (each month-to-date
+table replaced whole): DuckDB writing the month-end provisional tables, already in its memory,
+as zstd Parquet files, timed against the same nights' ingest.
 """
 import calendar
 import datetime
+import glob
 import os
 import shutil
 import statistics
 import tempfile
 
-from measure import KAKIN, generate, machine, measured, options, parsed
+import duckdb
+
+from measure import KAKIN, generate, machine, measured, options, parsed, timed
 from nights import Site
 
 
@@ -30,6 +35,24 @@ def month_nights(month):
     year, mon = map(int, month.split("-"))
     first = datetime.date(year, mon, 2)
     return [first + datetime.timedelta(days=n) for n in range(calendar.monthrange(year, mon)[1])]
+
+
+def tables_written_by_duckdb(lake, out, repeat):
+    """DuckDB writing every month-to-date table of `lake` again (read into memory first, then
+    each written as one zstd Parquet file in its order): (median seconds, tables, rows)."""
+    tables = sorted(glob.glob(f"{lake}/provisional/*/closing_month=*/part-0.parquet"))
+    db = duckdb.connect()
+    db.execute("SET threads = 2")
+    for n, path in enumerate(tables):
+        db.execute(f"CREATE TEMP TABLE t{n} AS SELECT * FROM read_parquet('{path}')")
+    rows = sum(db.execute(f"SELECT count(*) FROM t{n}").fetchone()[0] for n in range(len(tables)))
+
+    def write():
+        for n in range(len(tables)):
+            db.execute(f"COPY t{n} TO '{out}/t{n}.parquet' (FORMAT parquet, COMPRESSION zstd)")
+
+    seconds = statistics.median(timed(write)[0] for _ in range(repeat))
+    return seconds, len(tables), rows
 
 
 def main():
@@ -63,6 +86,10 @@ def main():
         print(f"the last {len(rows)} nights (median): ingest {ingest:.2f} s, refresh {refresh:.2f} s "
               f"({refresh / ingest:.2f} of the ingest), a refresh summing every file {whole:.2f} s "
               f"({whole / ingest:.2f} of the ingest)")
+        seconds, tables, written = tables_written_by_duckdb(site.lake, work, args.repeat)
+        print(f"DuckDB writing the month-end provisional tables alone ({tables} tables, {written:,} "
+              f"rows, from memory, median of {args.repeat}): {seconds:.2f} s ({seconds / ingest:.2f} of "
+              f"the ingest)")
         site.drop()
 
 

@@ -20,7 +20,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc: polars, the ingest and typst allocate and free millions
-/// of small buffers across threads (measured in `benches/`, README "Benchmarks"). Its version 2,
+/// of small buffers across threads (measured in `benches/README.md`). Its version 2,
 /// without transparent huge pages (the workspace's `Cargo.toml` says why).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

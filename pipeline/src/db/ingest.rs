@@ -183,7 +183,7 @@ impl Database {
     /// `string_to_array`, SQLite a feed's ids and hashes as one JSON object read by `json_each`
     /// (its keys the ids, its values the hashes: no element parsed twice), as the lookup
     /// is ([`Database::accepted_contents`]). Binding 32,000 values a flush cost more than the
-    /// inserts themselves (README, "Benchmarks").
+    /// inserts themselves (`benches/README.md`).
     async fn insert_accepted(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,

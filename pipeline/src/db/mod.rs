@@ -38,14 +38,14 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 /// SQLite: pages of 16 KiB instead of 4 (fewer B-tree pages split and written per accepted id;
 /// SQLite sets it on a new, empty database only, so an existing one keeps its own), a page
 /// cache for the index of every accepted id, and a write-ahead log, so that a commit syncs one
-/// file once (a rollback journal syncs two, twice). README, "Benchmarks".
+/// file once (a rollback journal syncs two, twice). `benches/README.md`.
 const SQLITE_SETTINGS: &str = "PRAGMA page_size = 16384; PRAGMA cache_size = -262144; \
      PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
 
 /// PostgreSQL: plan every execution of a prepared statement with its parameters. sqlx
 /// prepares each statement once per connection, and after five executions PostgreSQL may keep
 /// a generic plan made without them, which for the id lookup of a long ingest run was a scan
-/// of the whole ledger (README, "Benchmarks").
+/// of the whole ledger (`benches/README.md`).
 const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_custom_plan";
 
 #[derive(Debug, thiserror::Error)]
