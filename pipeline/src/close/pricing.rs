@@ -164,9 +164,10 @@ pub(super) type PlaceId = usize;
 /// they are joined once counted ([`in_order`]).
 type RowId = (PlaceId, Month, usize, Option<PaymentMethod>);
 
-/// A detail row being counted: where, what, and the count of each day.
+/// A detail row being counted: its id, where, what, and the count of each day.
 #[derive(Debug, PartialEq)]
 struct Counting<V> {
+    id: RowId,
     place: Place,
     row: V,
     days: DayCounts,
@@ -198,18 +199,67 @@ impl DayCounts {
     }
 }
 
-/// Detail rows being counted: hashed while the days are counted (a million days at a
-/// national network's size), put in the order of their keys once counted ([`in_order`]).
-type Rows<V> = AHashMap<RowId, Counting<V>>;
+/// Detail rows being counted (millions of days at a national network's size), in the order
+/// they were started; put in the order of their keys once counted ([`in_order`]). The days
+/// come file by file, each file's key-chips in the same order, so a day mostly goes to the row
+/// after the last one counted: that row is tried first, walking the rows in order, and the
+/// hash of ids (small entries: an id and a position) is probed only when it is not that one.
+/// Probing a hash of the rows themselves (hundreds of bytes each) missed the cache at most
+/// days.
+#[derive(Debug)]
+struct Rows<V> {
+    rows: Vec<Counting<V>>,
+    at: AHashMap<RowId, usize>,
+    /// Where the row after the last one counted is.
+    next: usize,
+}
 
-/// Count a day into the detail row `id`, starting the row from `start`.
-fn count_day<V>(rows: &mut Rows<V>, id: RowId, start: impl FnOnce() -> V, day: &PlacedDay) {
-    let counting = rows.entry(id).or_insert_with(|| Counting {
-        place: day.place.clone(),
-        row: start(),
-        days: DayCounts::default(),
-    });
-    counting.days.add(day.date, day.count);
+impl<V> Default for Rows<V> {
+    fn default() -> Self {
+        Rows {
+            rows: Vec::new(),
+            at: AHashMap::new(),
+            next: 0,
+        }
+    }
+}
+
+/// The same rows with the same days, in whatever order they were started.
+impl<V: PartialEq> PartialEq for Rows<V> {
+    fn eq(&self, other: &Self) -> bool {
+        let theirs = |row: &Counting<V>| other.at.get(&row.id).map(|&at| &other.rows[at]);
+        self.rows.len() == other.rows.len() && self.rows.iter().all(|r| theirs(r) == Some(r))
+    }
+}
+
+impl<V> Rows<V> {
+    /// Count a day into the detail row `id`, starting the row from `start`.
+    fn count_day(&mut self, id: RowId, start: impl FnOnce() -> V, day: &PlacedDay) {
+        let Rows { rows, at, next } = self;
+        let row = match rows.get(*next) {
+            Some(row) if row.id == id => *next,
+            _ => *at.entry(id).or_insert_with(|| {
+                rows.push(Counting {
+                    id,
+                    place: day.place.clone(),
+                    row: start(),
+                    days: DayCounts::default(),
+                });
+                rows.len() - 1
+            }),
+        };
+        rows[row].days.add(day.date, day.count);
+        *next = row + 1;
+    }
+
+    /// Add the rows of another shard of the key-chips (a row's place holds its key-chip, so
+    /// no row is in both).
+    fn extend(&mut self, other: Rows<V>) {
+        for row in other.rows {
+            self.at.insert(row.id, self.rows.len());
+            self.rows.push(row);
+        }
+    }
 }
 
 /// The counted rows by their detail key (`key` of the place and the row), in its order; rows
@@ -217,7 +267,8 @@ fn count_day<V>(rows: &mut Rows<V>, id: RowId, start: impl FnOnce() -> V, day: &
 /// in the order of their dates).
 fn in_order<K: Ord, V>(rows: Rows<V>, key: impl Fn(Place, &V) -> K) -> Vec<(K, (V, Days))> {
     let mut rows: Vec<(K, (V, DayCounts))> = rows
-        .into_values()
+        .rows
+        .into_iter()
         .map(|c| (key(c.place, &c.row), (c.row, c.days)))
         .collect();
     rows.sort_unstable_by(|(a, (_, a_days)), (b, (_, b_days))| {
@@ -293,7 +344,7 @@ impl Counted {
                     ChargeKind::Billing => &mut self.billing,
                     ChargeKind::Commission => &mut self.commissions,
                 };
-                count_day(rows, id, || charge.clone(), day);
+                rows.count_day(id, || charge.clone(), day);
             }
             Usage::Purchases { product, method } => {
                 let Some(product) = in_force.product_on(product, day.date) else {
@@ -310,7 +361,7 @@ impl Counted {
                     Settlement::Operator => *method,
                 };
                 let id = (place, month, row_id(product), method);
-                count_day(&mut self.sold, id, || (product.clone(), method), day);
+                self.sold.count_day(id, || (product.clone(), method), day);
             }
         }
         Ok(())

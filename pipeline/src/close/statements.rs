@@ -276,6 +276,43 @@ mod tests {
     }
 
     #[test]
+    fn days_whose_key_chips_come_in_another_order_each_day_are_counted_into_their_own_rows() {
+        let charges = [priced(ChargeKind::Billing, "100", "10", "2026-01-01", None)];
+        let at = |keychip: &str, date: &str, count| PlacedDay {
+            place: Place {
+                keychip: KeychipId::parse(keychip).unwrap(),
+                ..placed(date, 0).place
+            },
+            ..placed(date, count)
+        };
+        // The first day sets an order; the next days leave a key-chip out, turn the order
+        // round and count one key-chip's day twice.
+        let days = [
+            at("K1", "2026-09-01", 1),
+            at("K2", "2026-09-01", 2),
+            at("K3", "2026-09-01", 3),
+            at("K3", "2026-09-02", 30),
+            at("K1", "2026-09-02", 10),
+            at("K2", "2026-09-03", 200),
+            at("K1", "2026-09-03", 100),
+            at("K1", "2026-09-03", 100),
+            at("K3", "2026-09-03", 300),
+        ];
+        let s = close_of(&charges, &days).unwrap();
+        let rows: Vec<(&str, Vec<i64>)> = s
+            .billing
+            .iter()
+            .map(|b| (b.place.keychip.as_str(), b.days.values().copied().collect()))
+            .collect();
+        let expected = [
+            ("K1", vec![1, 10, 200]),
+            ("K2", vec![2, 200]),
+            ("K3", vec![3, 30, 300]),
+        ];
+        assert_eq!(rows, expected);
+    }
+
+    #[test]
     fn a_late_file_s_earlier_day_is_counted_in_its_place_and_one_day_s_counts_added() {
         let charges = [priced(ChargeKind::Billing, "100", "10", "2026-01-01", None)];
         let days = [
