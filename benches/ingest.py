@@ -162,12 +162,18 @@ def kakin(work, demo):
     return seconds, peak, summary
 
 
-def duckdb_ingest(work, demo):
-    out = os.path.join(work, "duckdb-lake")
+def duckdb_into(work, name):
+    """A DuckDB connection on 2 threads and an empty directory `name` under `work` to write to."""
+    out = os.path.join(work, name)
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     db = duckdb.connect()
     db.execute("SET threads = 2")
+    return db, out
+
+
+def duckdb_ingest(work, demo):
+    db, out = duckdb_into(work, "duckdb-lake")
 
     def run():
         db.execute(MASTER.format(master=f"{demo}/master"))
@@ -191,11 +197,7 @@ TO '{out}/purchases' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (purchase_d
 
 
 def duckdb_convert(work, demo):
-    out = os.path.join(work, "duckdb-converted")
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    db = duckdb.connect()
-    db.execute("SET threads = 2")
+    db, out = duckdb_into(work, "duckdb-converted")
     return timed(lambda: db.execute(CONVERT.format(incoming=f"{demo}/incoming", out=out)))[0]
 
 
