@@ -16,35 +16,27 @@ pub fn guide_statement() -> PathBuf {
 /// A PDF's text as poppler's `pdftotext` reads it (layout kept): what a reader of the
 /// document can find in it.
 pub fn pdf_text(pdf: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("pdftotext")
-        .args(["-layout", "-enc", "UTF-8", "-", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("poppler's pdftotext is installed (.ci/run installs poppler-utils)");
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(pdf)
-        .expect("pdftotext reads the PDF");
-    let out = child.wait_with_output().expect("pdftotext runs");
-    assert!(out.status.success(), "pdftotext failed: {out:?}");
-    String::from_utf8(out.stdout).expect("pdftotext writes UTF-8")
+    poppler("pdftotext", &["-layout", "-enc", "UTF-8"], pdf, &["-"])
 }
 
 /// A PDF's metadata as poppler's `pdfinfo` reads it (`Title:`, `Author:`, `Pages:` …).
 pub fn pdf_info(pdf: &[u8]) -> String {
+    poppler("pdfinfo", &["-enc", "UTF-8"], pdf, &[])
+}
+
+/// What poppler's `tool` prints of `pdf` (written to a temporary file), given `options` before
+/// the file and `after` it.
+fn poppler(tool: &str, options: &[&str], pdf: &[u8], after: &[&str]) -> String {
     let file = tempfile::NamedTempFile::new().expect("a temporary file");
     std::fs::write(file.path(), pdf).expect("the PDF written");
-    let out = std::process::Command::new("pdfinfo")
-        .args(["-enc", "UTF-8"])
+    let out = std::process::Command::new(tool)
+        .args(options)
         .arg(file.path())
+        .args(after)
         .output()
-        .expect("poppler's pdfinfo is installed (.ci/run installs poppler-utils)");
-    assert!(out.status.success(), "pdfinfo failed: {out:?}");
-    String::from_utf8(out.stdout).expect("pdfinfo writes UTF-8")
+        .unwrap_or_else(|e| panic!("poppler's {tool} runs (.ci/run installs poppler-utils): {e}"));
+    assert!(out.status.success(), "{tool} failed: {out:?}");
+    String::from_utf8(out.stdout).unwrap_or_else(|_| panic!("{tool} writes UTF-8"))
 }
 
 /// Hex SHA-256, as the ledger records documents.
