@@ -6,8 +6,13 @@ use super::feed::Feed;
 use crate::domain::parse_date;
 use crate::lake::{Entry, LakeResult, Location};
 use chrono::NaiveDate;
+use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use std::io::Write;
+
+/// Delivered files fetched at a time: each waits on the store, then on a core to check its gzip
+/// data, so that a night's files neither wait for each other's downloads nor leave a core idle.
+const FETCHING: usize = 4;
 
 /// A file under the incoming location, by its place in the layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +82,34 @@ pub struct Fetched {
     pub sha256: String,
 }
 
+/// Fetch every delivery `wanted` ([`FETCHING`] at a time), in the deliveries' order: each with
+/// its fetch's result, or `None` when it was not wanted.
+pub fn fetch_wanted<'a>(
+    incoming: &'a Location,
+    deliveries: Vec<Delivery>,
+    wanted: impl Fn(&Delivery) -> bool + 'a,
+) -> impl Stream<Item = (Delivery, Option<LakeResult<Fetched>>)> + 'a {
+    futures::stream::iter(deliveries)
+        .map(move |delivery| {
+            let fetching = wanted(&delivery).then(|| {
+                let (incoming, delivery) = (incoming.clone(), delivery.clone());
+                tokio::spawn(async move { fetch(&incoming, &delivery).await })
+            });
+            async move {
+                let fetched = match fetching {
+                    Some(task) => Some(task.await.expect("fetching a file does not panic")),
+                    None => None,
+                };
+                (delivery, fetched)
+            }
+        })
+        .buffered(FETCHING)
+}
+
 /// Fetch `delivery` to a local file, computing its SHA-256; a gzip file is decompressed once to
 /// its end, so that a file truncated mid-member is found unreadable before any of its lines is
 /// decided (it is reported and retried by the next run, not half ingested).
-pub async fn fetch(incoming: &Location, delivery: &Delivery) -> LakeResult<Fetched> {
+async fn fetch(incoming: &Location, delivery: &Delivery) -> LakeResult<Fetched> {
     let mut local = tempfile::NamedTempFile::new()?;
     let mut hasher = Sha256::new();
     {

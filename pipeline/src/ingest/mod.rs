@@ -37,6 +37,7 @@ use chrono::NaiveDate;
 use compact_str::CompactString;
 use deliveries::{Delivery, Fetched};
 use feed::{reject, Event, Rejection};
+use futures::StreamExt;
 use lines::{FieldSplitter, Lines};
 use reader::{canonical_fields, Chunk, FileReader};
 use recent::Recent;
@@ -44,6 +45,7 @@ use rules::MasterIndex;
 use sha2::{Digest, Sha256};
 use sink::{Partitions, Value};
 use std::collections::HashMap;
+use std::pin::pin;
 use std::sync::{Arc, LazyLock};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,25 +82,27 @@ pub async fn ingest(
     report.unlisted = unlisted;
     progress.files(deliveries.len());
     let ledger = db.ingested_files().await?;
-    let mut new = Vec::new();
-    for delivery in deliveries {
-        let known = ledger.get(&delivery.path);
-        let unchanged_object = known.is_some_and(|k| {
+    // An object whose size and entity tag are those ingested is not fetched again.
+    let unchanged_object = |delivery: &Delivery| {
+        ledger.get(&delivery.path).is_some_and(|k| {
             k.size == delivery.size as i64 && k.e_tag.is_some() && k.e_tag == delivery.e_tag
-        });
-        let outcome = if unchanged_object {
-            FileOutcome::AlreadyIngested
-        } else {
-            match (deliveries::fetch(incoming, &delivery).await, known) {
-                (Err(e), _) => FileOutcome::Unreadable(e.to_string()),
-                (Ok(fetched), Some(k)) if k.sha256 == fetched.sha256 => {
-                    FileOutcome::AlreadyIngested
-                }
-                (Ok(_), Some(_)) => FileOutcome::Changed,
-                (Ok(fetched), None) => {
-                    new.push((delivery, fetched));
-                    continue;
-                }
+        })
+    };
+    let mut fetching = pin!(deliveries::fetch_wanted(incoming, deliveries, |d| {
+        !unchanged_object(d)
+    }));
+    let mut new = Vec::new();
+    while let Some((delivery, fetched)) = fetching.next().await {
+        let outcome = match (fetched, ledger.get(&delivery.path)) {
+            (None, _) => FileOutcome::AlreadyIngested,
+            (Some(Err(e)), _) => FileOutcome::Unreadable(e.to_string()),
+            (Some(Ok(fetched)), Some(k)) if k.sha256 == fetched.sha256 => {
+                FileOutcome::AlreadyIngested
+            }
+            (Some(Ok(_)), Some(_)) => FileOutcome::Changed,
+            (Some(Ok(fetched)), None) => {
+                new.push((delivery, fetched));
+                continue;
             }
         };
         let file = FileReport {
