@@ -86,6 +86,10 @@ fn json_object<K: serde::Serialize, V: serde::Serialize>(
     String::from_utf8(json).expect("JSON is UTF-8")
 }
 
+/// The content hashes accepted under ids, by id: the answer of a lookup, in which ingest looks
+/// up every line's id (hashed with aHash, not the standard library's SipHash).
+pub type ContentsById = ahash::AHashMap<String, i64>;
+
 /// An id accepted into the lake, and the hash of its content as parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedId {
@@ -266,12 +270,8 @@ impl Database {
     /// the ledger), the join as one index probe per id. SQLite is given them as one JSON array
     /// (`json_each`), joined the same way: an `IN` list bound a value at a time cost more than
     /// its probes.
-    pub async fn accepted_contents(
-        &self,
-        feed: &str,
-        ids: &[&str],
-    ) -> DbResult<HashMap<String, i64>> {
-        let mut found = HashMap::new();
+    pub async fn accepted_contents(&self, feed: &str, ids: &[&str]) -> DbResult<ContentsById> {
+        let mut found = ContentsById::new();
         for chunk in ids.chunks(PARAMETERS_PER_STATEMENT) {
             let rows = match self.engine {
                 Engine::Postgres => {
@@ -467,12 +467,12 @@ mod tests {
             let mut asked: Vec<&str> = odd.to_vec();
             asked.extend(["big", "never"]);
             let plays = db.accepted_contents("plays", &asked).await.unwrap();
-            let mut expected: HashMap<String, i64> =
+            let mut expected: ContentsById =
                 odd.iter().zip(1..).map(|(id, n)| ((*id).to_owned(), n)).collect();
             expected.insert("big".into(), i64::MIN);
             assert_eq!(plays, expected);
             let purchases = db.accepted_contents("purchases", &asked).await.unwrap();
-            assert_eq!(purchases, HashMap::from([(odd[0].to_owned(), -7)]));
+            assert_eq!(purchases, ContentsById::from([(odd[0].to_owned(), -7)]));
             db.forget_batch("00000000000000ab").await.unwrap();
             assert!(db.accepted_contents("plays", &asked).await.unwrap().is_empty());
         }
@@ -493,7 +493,7 @@ mod tests {
                 ids.push(AcceptedId { feed: "plays", event_id: edge.into(), content_hash: hash });
             }
             db.record_accepted("00000000000000ab", &ids).await.unwrap();
-            let expected = |pairs: &[(&str, i64)]| -> HashMap<String, i64> {
+            let expected = |pairs: &[(&str, i64)]| -> ContentsById {
                 pairs.iter().map(|(id, n)| ((*id).to_owned(), *n)).collect()
             };
             let far = db.accepted_contents("plays", &["z", "m050", "a", "b"]).await.unwrap();

@@ -17,7 +17,7 @@ mod outbox;
 
 pub use close::{CommittedBatch, InvoiceRecord, Issued, PendingRewrite, RewriteKind};
 pub use documents::DocumentRecord;
-pub use ingest::{AcceptedId, BatchCommit, IngestedFile, OpenRow};
+pub use ingest::{AcceptedId, BatchCommit, ContentsById, IngestedFile, OpenRow};
 pub use lease::{Holder, Lease};
 pub use ledger::{Run, RunId, Statistics};
 pub use outbox::{now_ms, NewEmail, OutboxEmail};
@@ -300,7 +300,6 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     /// A new SQLite database is made of 16 KiB pages: the page size is set before the
     /// write-ahead log and the first table, after which SQLite no longer changes it.
@@ -359,10 +358,10 @@ mod tests {
         assert!(table.contains("WITHOUT ROWID"), "{table}");
         assert!(table.contains("PRIMARY KEY (event_id, feed)"), "{table}");
         let plays = db.accepted_contents("plays", &["P-1", "P-2", "P-3"]).await;
-        let expected = HashMap::from([("P-1".to_owned(), 11), ("P-2".to_owned(), 22)]);
+        let expected = ContentsById::from([("P-1".to_owned(), 11), ("P-2".to_owned(), 22)]);
         assert_eq!(plays.unwrap(), expected);
         let purchases = db.accepted_contents("purchases", &["P-1"]).await.unwrap();
-        assert_eq!(purchases, HashMap::from([("P-1".to_owned(), 33)]));
+        assert_eq!(purchases, ContentsById::from([("P-1".to_owned(), 33)]));
         db.forget_batch("0000000000000007").await.unwrap();
         let left: Vec<(String, String)> =
             sqlx::query_as("SELECT feed, event_id FROM accepted_events ORDER BY feed, event_id")

@@ -13,14 +13,16 @@ enum Extra {
     UnderscoreHyphen,
 }
 
+/// Every character allowed is ASCII, so a code's bytes are its characters: a valid code has
+/// at most `max` bytes, each allowed (a byte of a longer UTF-8 character never is).
 fn check_code(text: &str, max: usize, extra: Extra) -> Result<(), ParseError> {
-    let allowed = |c: char| {
-        c.is_ascii_digit()
-            || c.is_ascii_uppercase()
+    let allowed = |b: u8| {
+        b.is_ascii_digit()
+            || b.is_ascii_uppercase()
             || match extra {
                 Extra::None => false,
-                Extra::Underscore => c == '_',
-                Extra::UnderscoreHyphen => c == '_' || c == '-',
+                Extra::Underscore => b == b'_',
+                Extra::UnderscoreHyphen => b == b'_' || b == b'-',
             }
     };
     let charset = match extra {
@@ -28,7 +30,7 @@ fn check_code(text: &str, max: usize, extra: Extra) -> Result<(), ParseError> {
         Extra::Underscore => "[0-9A-Z_]",
         Extra::UnderscoreHyphen => "[0-9A-Z_-]",
     };
-    if text.is_empty() || text.chars().count() > max || !text.chars().all(allowed) {
+    if text.is_empty() || text.len() > max || !text.bytes().all(allowed) {
         return Err(ParseError::new(format!(
             "{text:?} is not 1 to {max} characters of {charset}"
         )));

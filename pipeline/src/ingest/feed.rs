@@ -218,19 +218,28 @@ impl Event {
     /// A hash (xxh3, 64 bits) of the event's content as parsed: equal for the same values
     /// however they were written. Two contents of one id that differ are told apart but for a
     /// chance of one in 2^64.
+    ///
+    /// The content is laid out as bytes (each text followed by a zero byte, then the numbers
+    /// little-endian) and hashed at once: the same hash as fed piece by piece to a streaming
+    /// hasher, for a fraction of the work.
     pub fn content_hash(&self) -> i64 {
-        use std::hash::Hasher;
-        let mut hasher = twox_hash::XxHash3_64::default();
-        for text in [&self.keychip, &self.title, &self.code] {
-            hasher.write(text.as_bytes());
-            hasher.write_u8(0);
-        }
-        hasher.write(self.method.map_or("", PaymentMethod::as_str).as_bytes());
-        hasher.write_u8(0);
-        for number in [self.at_micros, self.quantity, self.unit_price] {
-            hasher.write(&number.to_le_bytes());
-        }
-        hasher.finish() as i64
+        let [at, quantity, price] =
+            [self.at_micros, self.quantity, self.unit_price].map(i64::to_le_bytes);
+        let method = self.method.map_or("", PaymentMethod::as_str);
+        let pieces: [&[u8]; 11] = [
+            self.keychip.as_bytes(),
+            &[0],
+            self.title.as_bytes(),
+            &[0],
+            self.code.as_bytes(),
+            &[0],
+            method.as_bytes(),
+            &[0],
+            &at,
+            &quantity,
+            &price,
+        ];
+        twox_hash::XxHash3_64::oneshot(&pieces.concat()) as i64
     }
 
     /// The event as a row of its feed's lake table (on the stack: one per accepted row).
@@ -278,6 +287,20 @@ mod tests {
         assert_ne!(event.content_hash(), later.content_hash());
         let more = play("E1,A72E01A0001,2026-10-01T00:00:30+09:00,SH4,SH4-STONE,701").unwrap();
         assert_ne!(event.content_hash(), more.content_hash());
+    }
+
+    /// Ledgers hold these hashes: a row ingested again must hash as it did when it was
+    /// accepted, whatever computes the hash.
+    #[test]
+    fn content_hashes_are_those_the_ledgers_hold() {
+        let play = play("E1,A72E01A0001,2026-09-30T15:00:30Z,SH4,SH4-STONE,700").unwrap();
+        assert_eq!(play.content_hash(), -7517617665378417132);
+        let purchase: Vec<&str> =
+            "T1,A72E0000024,2026-10-01T03:47:08Z,SH4,SH4-STONE500,EMONEY,1,500"
+                .split(',')
+                .collect();
+        let purchase = Feed::Purchases.parse(&purchase).unwrap();
+        assert_eq!(purchase.content_hash(), 8954844961615702428);
     }
 
     #[test]

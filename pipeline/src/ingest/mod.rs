@@ -28,10 +28,11 @@ mod sink;
 pub use feed::Feed;
 pub use report::{FileCounts, FileOutcome, FileReport, IngestReport, Progress, RetryCounts};
 
-use crate::db::{AcceptedId, BatchCommit, Database, DbError, IngestedFile, OpenRow};
+use crate::db::{AcceptedId, BatchCommit, ContentsById, Database, DbError, IngestedFile, OpenRow};
 use crate::domain::QuarantineReason;
 use crate::lake::layout::{quarantine_path, EventTable, QUARANTINE};
 use crate::lake::{LakeError, Location};
+use ahash::AHashMap;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use compact_str::CompactString;
@@ -266,7 +267,7 @@ static QUARANTINE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 });
 
 /// The database's answer about a chunk's ids, on its way.
-type Asking = tokio::task::JoinHandle<Result<HashMap<String, i64>, DbError>>;
+type Asking = tokio::task::JoinHandle<Result<ContentsById, DbError>>;
 
 /// A batch's accepted ids being recorded.
 type Flushing = tokio::task::JoinHandle<Result<(), DbError>>;
@@ -334,10 +335,7 @@ impl DayReading {
     }
 
     /// The next chunk with the database's answer about its ids, the one after it asked.
-    async fn next_chunk(
-        &mut self,
-        db: &Database,
-    ) -> Result<(Chunk, HashMap<String, i64>), IngestError> {
+    async fn next_chunk(&mut self, db: &Database) -> Result<(Chunk, ContentsById), IngestError> {
         let Some((chunk, asking)) = self.next.take() else {
             // The reading thread stopped before the day's last chunk: its error says why.
             self.finish().await?;
@@ -404,7 +402,7 @@ struct BatchRun<'m> {
     master: &'m MasterIndex,
     partitions: Partitions,
     /// The lake path of each feed's and date's events, formatted once (not for every row).
-    paths: HashMap<(Feed, NaiveDate), String>,
+    paths: AHashMap<(Feed, NaiveDate), String>,
     /// Ids accepted by this batch that the database's answers may not show.
     recent: Recent,
     /// Whether the batch is recorded as pending (before its first ids are).
@@ -417,7 +415,7 @@ impl<'m> BatchRun<'m> {
         BatchRun {
             master,
             partitions: Partitions::default(),
-            paths: HashMap::new(),
+            paths: AHashMap::new(),
             recent: Recent::default(),
             begun: false,
             commit: BatchCommit {
@@ -428,7 +426,7 @@ impl<'m> BatchRun<'m> {
     }
 
     /// The content hash accepted earlier under `event`'s id, by this run or an earlier one.
-    fn earlier(&self, event: &Event, found: &HashMap<String, i64>) -> Option<i64> {
+    fn earlier(&self, event: &Event, found: &ContentsById) -> Option<i64> {
         let recent = self.recent.get(event.feed, &event.id);
         recent.or_else(|| found.get(event.id.as_str()).copied())
     }

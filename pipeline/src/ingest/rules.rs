@@ -3,15 +3,16 @@
 
 use super::feed::{reject, Event, Feed, Rejection};
 use crate::domain::{MasterData, QuarantineReason, Validity};
+use ahash::{AHashMap, AHashSet};
 use chrono::{Days, NaiveDate};
-use std::collections::{HashMap, HashSet};
 
-/// The master data as ingest consults it: by code, each with its intervals.
+/// The master data as ingest consults it: by code, each with its intervals. Every row is
+/// looked up here, so the maps hash with aHash, not the standard library's SipHash.
 pub struct MasterIndex {
-    keychips: HashMap<String, Vec<(Validity, String)>>,
-    titles: HashSet<String>,
-    charges: HashMap<String, Vec<(Validity, String)>>,
-    products: HashMap<String, Vec<(Validity, String, i64)>>,
+    keychips: AHashMap<String, Vec<(Validity, String)>>,
+    titles: AHashSet<String>,
+    charges: AHashMap<String, Vec<(Validity, String)>>,
+    products: AHashMap<String, Vec<(Validity, String, i64)>>,
 }
 
 fn in_force<T>(
@@ -27,14 +28,14 @@ fn in_force<T>(
 impl MasterIndex {
     pub fn new(master: &MasterData) -> MasterIndex {
         let mut index = MasterIndex {
-            keychips: HashMap::new(),
+            keychips: AHashMap::new(),
             titles: master
                 .titles
                 .keys()
                 .map(|t| t.as_str().to_owned())
                 .collect(),
-            charges: HashMap::new(),
-            products: HashMap::new(),
+            charges: AHashMap::new(),
+            products: AHashMap::new(),
         };
         for k in master.keychips.values() {
             let entry = (k.validity, k.title.as_str().to_owned());
