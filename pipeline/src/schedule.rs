@@ -143,6 +143,16 @@ impl Clock {
         }
     }
 
+    /// When a daemon on this clock started: an accelerated clock's start, however long the
+    /// daemon then took to begin scheduling (at thousands of times the real speed, a few
+    /// milliseconds of a loaded machine are a firing missed); the real clock's now.
+    pub fn started(&self) -> Jst {
+        match self.origin {
+            None => now(),
+            Some((_, shown)) => shown,
+        }
+    }
+
     /// How long to wait, really, for `span` of this clock's time to pass.
     pub fn real_wait(&self, span: chrono::Duration) -> std::time::Duration {
         (span / self.speed as i32).to_std().unwrap_or_default()
@@ -173,6 +183,15 @@ mod tests {
 
     fn at(text: &str) -> Jst {
         parse_timestamp(text).unwrap()
+    }
+
+    #[test]
+    fn an_accelerated_clock_started_at_its_start_however_late_it_is_read() {
+        let start = at("2026-10-30T01:59:30+09:00");
+        let clock = Clock::accelerated(start, 7200);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(clock.now() >= start + chrono::Duration::seconds(140));
+        assert_eq!(clock.started(), start);
     }
 
     fn nightly() -> Schedules {

@@ -148,7 +148,7 @@ async fn run_schedules(
     mut stop: watch::Receiver<bool>,
     grace: Duration,
 ) -> Result<Stopped, Failure> {
-    let started = context.clock.now();
+    let started = context.clock.started();
     // While another writer works, wait for it as long as it takes (a stop request interrupts).
     let patient = Context {
         wait: Duration::from_secs(7 * 24 * 3600),
