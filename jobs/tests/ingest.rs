@@ -85,15 +85,15 @@ each_engine! {
 
 each_engine! {
     async fn a_run_killed_after_recording_some_of_a_batchs_ids_leaves_none_of_them(clean, killed) {
-        // 100 key-chips deliver about 10,000 rows a day: a day's batch records its first 8,192
+        // 500 key-chips deliver about 50,000 rows a day: a day's batch records its first 32,768
         // accepted ids before it commits. Killed there in the first day's batch (nothing
         // committed), then in the second day's (the first committed).
         let days = ["ingest", "--date", "2026-10-03"];
-        let clean = Site::demo(clean, "100", "2026-10", Vec::new(), &[]);
+        let clean = Site::demo(clean, "500", "2026-10", Vec::new(), &[]);
         assert!(clean.run(&days, None).status.success());
         let expected = clean.lake();
 
-        let killed = Site::demo(killed, "100", "2026-10", Vec::new(), &[]);
+        let killed = Site::demo(killed, "500", "2026-10", Vec::new(), &[]);
         for failpoint in ["ingest-ids-recorded", "ingest-ids-recorded@2"] {
             let out = killed.run(&days, Some(failpoint));
             assert!(!out.status.success(), "{failpoint} kills the run");

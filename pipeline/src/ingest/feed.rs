@@ -52,6 +52,10 @@ const PURCHASES: &[&str] = &[
     "unit_price",
 ];
 
+/// The most columns a feed has.
+pub const MOST_COLUMNS: usize = 8;
+const _: () = assert!(PLAYS.len() <= MOST_COLUMNS && PURCHASES.len() <= MOST_COLUMNS);
+
 fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }

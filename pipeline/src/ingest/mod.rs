@@ -8,7 +8,7 @@
 //! bytes.
 //!
 //! Commit protocol: the batch is recorded as pending in the database; its accepted ids are
-//! recorded as it goes, each few thousand in a transaction tagged with the batch, so that a
+//! recorded as it goes, each 32,768 in a transaction tagged with the batch, so that a
 //! run's memory does not grow with the night ([`recent`]), the last ones once every line is
 //! decided; its files are put in the lake; then one transaction records the files ingested,
 //! the quarantine changes and the batch as committed. A run that finds a pending batch (a
@@ -275,8 +275,9 @@ type Flushing = tokio::task::JoinHandle<Result<(), DbError>>;
 /// A day's files read (decompressed, split, parsed) on a thread of their own, one after the
 /// other, a few chunks ahead of the decisions and the Parquet writers; the database asked about
 /// a chunk's ids while the chunk before it is decided, and one flush of accepted ids recording
-/// meanwhile ([`Recent`]). A file's last chunk is followed by the next file's first at once, so
-/// that neither the reading nor the database waits at the files' boundaries.
+/// meanwhile, waited for when the next is due ([`Recent`]). A file's last chunk is followed by
+/// the next file's first at once, so that neither the reading nor the database waits at the
+/// files' boundaries.
 struct DayReading {
     received: tokio::sync::mpsc::Receiver<Chunk>,
     reading: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -595,26 +596,27 @@ impl<'m> BatchRun<'m> {
                     }
                 }
             }
-            reading.flushed().await?;
-            reading.flushing = self.flush(db).await?;
+            self.recent.chunk_ended();
+            if self.recent.flush_due() {
+                reading.flushed().await?;
+                reading.flushing = Some(self.flush(db).await?);
+            }
             if chunk.last {
                 return Ok(counts);
             }
         }
     }
 
-    /// Start recording the ids accepted since the last flush, when there are enough of them,
-    /// the batch recorded as pending first.
-    async fn flush(&mut self, db: &Database) -> Result<Option<Flushing>, IngestError> {
-        let Some(ids) = self.recent.flush() else {
-            return Ok(None);
-        };
+    /// Start recording the ids accepted since the last flush, once the flush before is
+    /// recorded, the batch recorded as pending first.
+    async fn flush(&mut self, db: &Database) -> Result<Flushing, IngestError> {
+        let ids = self.recent.flush();
         self.record_pending(db).await?;
         let batch = self.commit.batch.clone();
         let db = db.clone();
-        Ok(Some(tokio::spawn(async move {
+        Ok(tokio::spawn(async move {
             db.record_accepted(&batch, &ids).await
-        })))
+        }))
     }
 
     fn quarantine(
@@ -688,7 +690,7 @@ impl<'m> BatchRun<'m> {
     /// first), so that the next batch's lookups find every id of this one, and hand over what
     /// is left to do, which may then overlap the next batch's reading.
     async fn finish(mut self, db: &Database) -> Result<Decided, IngestError> {
-        let ids = std::mem::take(&mut self.recent).into_unflushed();
+        let ids = self.recent.take_unflushed();
         if !ids.is_empty() {
             self.record_pending(db).await?;
             db.record_accepted(&self.commit.batch, &ids).await?;

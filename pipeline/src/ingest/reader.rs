@@ -2,9 +2,10 @@
 //! parsed as far as it goes (`malformed`, `invalid_value`), its raw text kept for the
 //! quarantine.
 
-use super::feed::{reject, Event, Feed, Rejection};
+use super::feed::{reject, Event, Feed, Rejection, MOST_COLUMNS};
 use super::lines::{join_fields, FieldSplitter, Line as FileLine, Lines, MAX_LINE};
 use crate::domain::QuarantineReason;
+use arrayvec::ArrayVec;
 
 /// Lines read per round trip to the database for earlier ids.
 pub(super) const CHUNK: usize = 8 * 1024;
@@ -182,7 +183,7 @@ impl FileReader {
             let detail = format!("has {} fields, the header has {}", fields.len(), self.width);
             return Err(reject(QuarantineReason::Malformed, detail));
         }
-        let ordered: Vec<&str> = positions.iter().map(|&p| fields[p]).collect();
+        let ordered: ArrayVec<&str, MOST_COLUMNS> = positions.iter().map(|&p| fields[p]).collect();
         let event = self.feed.parse(&ordered)?;
         let content = event.content_hash();
         Ok((event, content))

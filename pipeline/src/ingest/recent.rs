@@ -2,39 +2,56 @@
 //!
 //! A batch records its accepted ids in the ledger as it goes, every [`FLUSH`] ids in a
 //! transaction of their own (tagged with the batch, so that a killed run's are removed), so that
-//! its memory is a few chunks' ids whatever the size of the night. The database is asked about
-//! a chunk's ids as soon as the chunk before it is answered, while that chunk is decided and the
-//! flush before it may still be recording: one flush at a time is in flight, and it overlaps the
-//! decisions. An answer shows every id flushed before it was asked, so these hold the rest: the
-//! ids accepted since the last flush, and those of the last two flushes (the last is recording;
-//! the one before may have been when the answer in use was asked).
+//! its memory is a few flushes' ids whatever the size of the night. The database is asked about
+//! a chunk's ids as soon as the chunk before it is answered, while that chunk is decided; a
+//! flush records in the background for as many chunks as it takes, and is waited for only when
+//! the next one is due. An answer shows every id recorded before it was asked, so these hold
+//! the rest: the ids accepted since the last flush began, those of the flush recording, and
+//! those of the flush last seen recorded until the chunk after is decided (that chunk's answer
+//! was asked before the flush was seen recorded).
 
 use super::Feed;
 use crate::db::AcceptedId;
 use ahash::AHashMap;
 use compact_str::CompactString;
 
-/// Ids accepted before they are recorded in a transaction of their own.
-const FLUSH: usize = super::reader::CHUNK;
+/// Ids accepted before they are recorded in a transaction of their own: four chunks' worth, so
+/// that a flush's ids, sorted, lie close together in the ledger's index (`benches/README.md`,
+/// session 23).
+const FLUSH: usize = 4 * super::reader::CHUNK;
 
 /// Content hashes by id, one map per feed.
 type ByFeed = [AHashMap<CompactString, i64>; 2];
 
-#[derive(Default)]
 pub(super) struct Recent {
     unflushed: Vec<AcceptedId>,
     /// The ids of `unflushed`.
     accepted: ByFeed,
-    /// The ids of the last flush, then of the one before it.
-    flushed: [ByFeed; 2],
+    /// The ids of the flush recording.
+    recording: ByFeed,
+    /// The ids of the flush seen recorded at the end of the last chunk.
+    recorded: ByFeed,
+}
+
+impl Default for Recent {
+    /// Room for a flush's ids made at once, not grown id by id.
+    fn default() -> Self {
+        let room = || AHashMap::with_capacity(FLUSH);
+        Recent {
+            unflushed: Vec::with_capacity(FLUSH),
+            accepted: [room(), room()],
+            recording: Default::default(),
+            recorded: Default::default(),
+        }
+    }
 }
 
 impl Recent {
-    /// The content hash accepted under `id` since the answers in use were asked.
+    /// The content hash accepted under `id` that the answers in use may not show.
     pub fn get(&self, feed: Feed, id: &str) -> Option<i64> {
         let feed = feed as usize;
-        std::iter::once(&self.accepted)
-            .chain(&self.flushed)
+        [&self.accepted, &self.recording, &self.recorded]
+            .into_iter()
             .find_map(|ids| ids[feed].get(id))
             .copied()
     }
@@ -44,24 +61,31 @@ impl Recent {
         self.unflushed.push(accepted);
     }
 
-    /// At the end of a chunk, once the flush before is recorded: the ids to record now, when
-    /// there are enough of them. The flush before it is kept one chunk more: the next chunk's
-    /// answer was asked while it was recording.
-    pub fn flush(&mut self) -> Option<Vec<AcceptedId>> {
-        let flushing = self.unflushed.len() >= FLUSH;
-        let newest = if flushing {
-            std::mem::take(&mut self.accepted)
-        } else {
-            ByFeed::default()
-        };
-        let before = std::mem::take(&mut self.flushed[0]);
-        self.flushed = [newest, before];
-        flushing.then(|| std::mem::take(&mut self.unflushed))
+    /// At the end of a chunk: the ids seen recorded at the end of the chunk before are no longer
+    /// needed (the next chunk's answer was asked after).
+    pub fn chunk_ended(&mut self) {
+        self.recorded.iter_mut().for_each(|ids| ids.clear());
+    }
+
+    /// Whether enough ids wait for the next flush.
+    pub fn flush_due(&self) -> bool {
+        self.unflushed.len() >= FLUSH
+    }
+
+    /// Once the flush recording is seen recorded (at the end of a chunk, after
+    /// [`Recent::chunk_ended`]): the ids to record next. Those just recorded are kept for the
+    /// next chunk.
+    pub fn flush(&mut self) -> Vec<AcceptedId> {
+        // Their maps' room is used again, not grown anew.
+        let emptied = std::mem::take(&mut self.recorded);
+        let accepted = std::mem::replace(&mut self.accepted, emptied);
+        self.recorded = std::mem::replace(&mut self.recording, accepted);
+        std::mem::replace(&mut self.unflushed, Vec::with_capacity(FLUSH))
     }
 
     /// The ids not flushed, recorded when the batch commits.
-    pub fn into_unflushed(self) -> Vec<AcceptedId> {
-        self.unflushed
+    pub fn take_unflushed(&mut self) -> Vec<AcceptedId> {
+        std::mem::take(&mut self.unflushed)
     }
 }
 
@@ -77,26 +101,39 @@ mod tests {
         }
     }
 
-    /// The answer used for a chunk was asked while the chunk before it was decided, when the
-    /// flush before that one may still have been recording: an id is held until two more
-    /// chunks have ended after its flush began.
+    /// A flush's ids are held while it records, however many chunks that takes, and then until
+    /// the chunk after it was seen recorded is decided: that chunk's answer was asked before.
     #[test]
-    fn a_flushed_id_is_held_until_the_answers_in_use_were_asked_after_its_flush_was_recorded() {
+    fn a_flushed_id_is_held_until_the_answers_in_use_were_asked_after_it_was_seen_recorded() {
         let mut recent = Recent::default();
         for n in 0..FLUSH {
             recent.accept(play(n), Feed::Plays);
         }
         assert_eq!(recent.get(Feed::Plays, "P-7"), Some(7));
-        assert_eq!(recent.flush().map(|ids| ids.len()), Some(FLUSH));
-        assert_eq!(recent.get(Feed::Plays, "P-7"), Some(7));
-        recent.accept(play(FLUSH), Feed::Plays);
-        assert_eq!(recent.flush(), None, "fewer ids than a flush wait");
-        assert_eq!(recent.get(Feed::Plays, "P-7"), Some(7));
+        recent.chunk_ended();
+        assert!(recent.flush_due());
+        assert_eq!(recent.flush().len(), FLUSH);
+        assert!(!recent.flush_due());
+        for _ in 0..3 {
+            recent.chunk_ended();
+            assert_eq!(recent.get(Feed::Plays, "P-7"), Some(7), "still recording");
+        }
         assert_eq!(recent.get(Feed::Purchases, "P-7"), None);
-        assert_eq!(recent.flush(), None);
+        for n in FLUSH..2 * FLUSH {
+            recent.accept(play(n), Feed::Plays);
+        }
+        recent.chunk_ended();
+        assert_eq!(recent.flush().len(), FLUSH, "the first flush seen recorded");
+        assert_eq!(
+            recent.get(Feed::Plays, "P-7"),
+            Some(7),
+            "kept for the next chunk"
+        );
+        recent.chunk_ended();
         assert_eq!(recent.get(Feed::Plays, "P-7"), None);
-        let unflushed = Some(FLUSH as i64);
-        assert_eq!(recent.get(Feed::Plays, &format!("P-{FLUSH}")), unflushed);
-        assert_eq!(recent.into_unflushed(), vec![play(FLUSH)]);
+        let recording = Some(FLUSH as i64);
+        assert_eq!(recent.get(Feed::Plays, &format!("P-{FLUSH}")), recording);
+        recent.accept(play(2 * FLUSH), Feed::Plays);
+        assert_eq!(recent.take_unflushed(), vec![play(2 * FLUSH)]);
     }
 }
