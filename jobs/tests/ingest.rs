@@ -85,7 +85,7 @@ each_engine! {
 
 each_engine! {
     async fn a_run_killed_after_recording_some_of_a_batchs_ids_leaves_none_of_them(clean, killed) {
-        // 500 key-chips deliver about 50,000 rows a day: a day's batch records its first 32,768
+        // 500 key-chips deliver about 50,000 rows a day: a day's batch records its first 16,384
         // accepted ids before it commits. Killed there in the first day's batch (nothing
         // committed), then in the second day's (the first committed).
         let days = ["ingest", "--date", "2026-10-03"];

@@ -8,7 +8,7 @@
 //! bytes.
 //!
 //! Commit protocol: the batch is recorded as pending in the database; its accepted ids are
-//! recorded as it goes, each 32,768 in a transaction tagged with the batch, so that a
+//! recorded as it goes, each 16,384 in a transaction tagged with the batch, so that a
 //! run's memory does not grow with the night ([`recent`]), the last ones once every line is
 //! decided; its files are put in the lake; then one transaction records the files ingested,
 //! the quarantine changes and the batch as committed. A run that finds a pending batch (a

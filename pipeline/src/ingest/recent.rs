@@ -15,10 +15,10 @@ use crate::db::AcceptedId;
 use ahash::AHashMap;
 use compact_str::CompactString;
 
-/// Ids accepted before they are recorded in a transaction of their own: four chunks' worth, so
-/// that a flush's ids, sorted, lie close together in the ledger's index (`benches/README.md`,
-/// session 23).
-const FLUSH: usize = 4 * super::reader::CHUNK;
+/// Ids accepted before they are recorded in a transaction of their own: two chunks' worth, so
+/// that a flush's ids, sorted, lie closer together in the ledger's index; more would hold more
+/// memory as the night grows (`benches/README.md`, session 23).
+const FLUSH: usize = 2 * super::reader::CHUNK;
 
 /// Content hashes by id, one map per feed.
 type ByFeed = [AHashMap<CompactString, i64>; 2];
