@@ -103,9 +103,6 @@ impl Lines {
     }
 }
 
-/// Fields a line usually has (a feed's columns), room for them made once.
-const FIELDS: usize = 8;
-
 /// Splits one line into CSV fields (quotes as RFC 4180).
 pub struct FieldSplitter {
     reader: csv_core::Reader,
@@ -130,7 +127,8 @@ impl FieldSplitter {
         if bytes.is_empty() || memchr::memchr(b'"', bytes).is_some() {
             return self.unquote(line);
         }
-        let mut fields = Vec::with_capacity(FIELDS);
+        // Room for a feed's columns made once; a longer line grows it.
+        let mut fields = Vec::with_capacity(super::feed::MOST_COLUMNS);
         let mut start = 0;
         for comma in memchr::memchr_iter(b',', bytes) {
             fields.push(&line[start..comma]);
