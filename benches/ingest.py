@@ -156,7 +156,7 @@ def floor(incoming):
 
 def time_ordered(incoming):
     """Put the lines of every delivered file in the order of their third field (the event's
-    time), the header first; a line whose third field is missing sorts first, in its place."""
+    time), the header first; lines without a third field sort first, in their own order."""
     for path in sorted(glob.glob(f"{incoming}/*/*/*")):
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as f:
