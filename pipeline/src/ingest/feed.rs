@@ -218,6 +218,10 @@ pub struct Event {
     pub unit_price: i64,
 }
 
+/// The bytes of an event's content laid out on the stack, not the heap: room for codes far
+/// longer than any the master data holds.
+const CONTENT_ON_STACK: usize = 256;
+
 impl Event {
     /// A hash (xxh3, 64 bits) of the event's content as parsed: equal for the same values
     /// however they were written. Two contents of one id that differ are told apart but for a
@@ -243,7 +247,16 @@ impl Event {
             &quantity,
             &price,
         ];
-        twox_hash::XxHash3_64::oneshot(&pieces.concat()) as i64
+        let mut content = ArrayVec::<u8, CONTENT_ON_STACK>::new();
+        let hash = if pieces.iter().map(|p| p.len()).sum::<usize>() <= content.capacity() {
+            for piece in pieces {
+                content.try_extend_from_slice(piece).expect("counted above");
+            }
+            twox_hash::XxHash3_64::oneshot(&content)
+        } else {
+            twox_hash::XxHash3_64::oneshot(&pieces.concat())
+        };
+        hash as i64
     }
 
     /// The event as a row of its feed's lake table (on the stack: one per accepted row).
@@ -305,6 +318,23 @@ mod tests {
                 .collect();
         let purchase = Feed::Purchases.parse(&purchase).unwrap();
         assert_eq!(purchase.content_hash(), 8954844961615702428);
+    }
+
+    /// Content too long for the stack hashes as the same bytes laid out on the heap.
+    #[test]
+    fn a_long_contents_hash_is_that_of_its_bytes() {
+        let mut event = play("E1,A72E01A0001,2026-09-30T15:00:30Z,SH4,SH4-STONE,700").unwrap();
+        event.code = "C".repeat(CONTENT_ON_STACK).into();
+        let mut bytes = b"A72E01A0001\0SH4\0".to_vec();
+        bytes.extend_from_slice(event.code.as_bytes());
+        bytes.extend_from_slice(b"\0\0");
+        for number in [event.at_micros, 700, 0] {
+            bytes.extend_from_slice(&number.to_le_bytes());
+        }
+        let expected = twox_hash::XxHash3_64::oneshot(&bytes) as i64;
+        assert_eq!(event.content_hash(), expected);
+        event.code = "SH4-STONE".into();
+        assert_eq!(event.content_hash(), -7517617665378417132);
     }
 
     #[test]
