@@ -11,7 +11,13 @@ production does. For the close of the last month of each lake it prints the obje
 kakin fetched from S3 (as the command logs them) beside the size of the lake's event tables:
 the close reads the files it bills and nothing else, so what it fetches must not grow with the history. (The close also
 reads back the documents its emails attach: its own month's.)
+
+With `--round-trip-ms N`, kakin reaches moto through a proxy on loopback that holds each request
+N ms before passing it on, as a store in the machine's region takes (moto itself answers in a
+few ms): the close's seconds then show how many round trips it waits for one after the other.
 """
+import asyncio
+import threading
 import json
 import os
 import socket
@@ -51,6 +57,38 @@ def moto():
     return server, env
 
 
+def delaying_proxy(endpoint, delay_ms):
+    """A proxy to `endpoint` on a port of its own, in a thread, that holds each request (the
+    first bytes a client sends on a connection) `delay_ms` before forwarding it: its address."""
+    host, port = endpoint.removeprefix("http://").split(":")
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+
+    async def pipe(reader, writer, delay):
+        try:
+            while data := await reader.read(65536):
+                await asyncio.sleep(delay)
+                delay = 0
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(client_reader, client_writer):
+        server_reader, server_writer = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(pipe(client_reader, server_writer, delay_ms / 1000),
+                             pipe(server_reader, client_writer, 0))
+
+    async def serve():
+        server = await asyncio.start_server(handle, sock=listening)
+        await server.serve_forever()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
+    return f"http://127.0.0.1:{listening.getsockname()[1]}"
+
+
 def fetched_events(stderr):
     """The event files a command fetched from the lake, and their bytes, as it logs them (its
     other fetches are the documents its emails attach)."""
@@ -74,13 +112,13 @@ def generated(work, month, keychips):
     return demo
 
 
-def lake_with_history(work, aws, s3, months, keychips):
+def lake_with_history(work, aws, s3, months, keychips, endpoint):
     """A lake of `months`, each ingested and closed in turn: the last close's seconds, objects
     and bytes fetched, and the size of the lake's event tables."""
     name = f"age-{len(months)}"
     s3.create_bucket(Bucket=f"{name}-lake")
     s3.create_bucket(Bucket=f"{name}-incoming")
-    env = dict(os.environ, **aws, KAKIN_LOG="info,pipeline::lake=debug", KAKIN_DATABASE_URL=f"sqlite://{work}/{name}.db",
+    env = dict(os.environ, **dict(aws, AWS_ENDPOINT=endpoint), KAKIN_LOG="info,pipeline::lake=debug", KAKIN_DATABASE_URL=f"sqlite://{work}/{name}.db",
                KAKIN_LAKE_URL=f"s3://{name}-lake/kakin", KAKIN_INCOMING_URL=f"s3://{name}-incoming")
     demos = {month: generated(work, month, keychips) for month in months}
     # One network: the last month's master data (its mid-month changes are the latest) serve
@@ -110,19 +148,24 @@ def lake_with_history(work, aws, s3, months, keychips):
 def main():
     parser = options(keychips=100)  # --repeat is not used: bytes do not vary between runs
     parser.add_argument("--months", type=int, default=6)
+    parser.add_argument("--round-trip-ms", type=int, default=0)
     args = parsed(parser)
     server, aws = moto()
+    endpoint = aws["AWS_ENDPOINT"]
+    if args.round_trip_ms:
+        endpoint = delaying_proxy(endpoint, args.round_trip_ms)
     s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT"], aws_access_key_id="kakin",
                       aws_secret_access_key="kakin-secret", region_name="us-east-1")
     try:
         with tempfile.TemporaryDirectory(prefix="kakin-bench-s3-") as work:
             print(machine())
-            print(f"{args.keychips} key-chips a month; the close of {args.month} on moto's S3 server")
+            print(f"{args.keychips} key-chips a month; the close of {args.month} on moto's S3 server"
+                  + (f", {args.round_trip_ms} ms a request" if args.round_trip_ms else ""))
             print("| lake history | event tables on S3 | events the close fetched | files | close seconds |")
             print("| --- | --- | --- | --- | --- |")
             for age in sorted({1, args.months}):
                 seconds, objects, fetched_bytes, events = lake_with_history(
-                    work, aws, s3, months_ending(args.month, age), args.keychips)
+                    work, aws, s3, months_ending(args.month, age), args.keychips, endpoint)
                 print(f"| {age} month{'s' if age > 1 else ''} | {events:,} bytes | {fetched_bytes:,} bytes "
                       f"| {objects} | {seconds:.2f} |")
     finally:

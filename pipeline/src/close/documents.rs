@@ -12,8 +12,9 @@ use crate::db::{Database, DocumentRecord, InvoiceRecord};
 use crate::documents::*;
 use crate::domain::*;
 use crate::lake::layout::document_path;
-use crate::lake::Location;
+use crate::lake::{Location, AT_ONCE};
 use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
 /// A document to issue: where it goes and what it shows.
@@ -286,25 +287,36 @@ fn line(line: &InvoiceLine) -> InvoiceLineContent {
 }
 
 /// Render `planned`, put each PDF in the lake under its final name, and return what the
-/// commit records. Batch by batch: a batch's PDFs are in the lake before the next is rendered,
-/// so memory holds one batch whatever the number of partners. A document that fails to render
-/// stops the issue (what was put is rewritten, byte for byte, by the rerun).
+/// commit records, in the order planned. Batch by batch: a batch's PDFs are put ([`AT_ONCE`] at
+/// a time) while the next batch renders, and are in the lake before the one after it is
+/// rendered, so memory holds two batches whatever the number of partners. A document that
+/// fails to render stops the issue (what was put is rewritten, byte for byte, by the rerun).
 pub(super) async fn issue(
     lake: &Location,
     month: Month,
     planned: Vec<Planned>,
 ) -> Result<Vec<DocumentRecord>, CloseError> {
     let renderer = std::sync::Arc::new(Renderer::new());
-    let mut records = Vec::with_capacity(planned.len());
-    for batch in planned.chunks(BATCH) {
+    let render = |batch: &[Planned]| {
         let documents: Vec<Document> = batch.iter().map(|p| p.document.clone()).collect();
         let renderer = renderer.clone();
-        let rendered = tokio::task::spawn_blocking(move || renderer.render(&documents))
-            .await
-            .expect("rendering does not panic");
-        for (plan, pdf) in batch.iter().zip(rendered) {
-            records.push(put(lake, month, plan, pdf?).await?);
-        }
+        tokio::task::spawn_blocking(move || renderer.render(&documents))
+    };
+    let mut records = Vec::with_capacity(planned.len());
+    let mut batches = planned.chunks(BATCH);
+    let mut rendering = batches.next().map(|batch| (batch, render(batch)));
+    while let Some((batch, rendered)) = rendering.take() {
+        let rendered = rendered.await.expect("rendering does not panic");
+        rendering = batches.next().map(|batch| (batch, render(batch)));
+        let puts = batch
+            .iter()
+            .zip(rendered)
+            .map(|(plan, pdf)| async move { put(lake, month, plan, pdf?).await });
+        let issued: Vec<DocumentRecord> = futures::stream::iter(puts)
+            .buffered(AT_ONCE)
+            .try_collect()
+            .await?;
+        records.extend(issued);
     }
     Ok(records)
 }

@@ -26,10 +26,9 @@ pub async fn read(lake: &Location, files: &[&EventFile]) -> Result<LocalCopy, Cl
 /// Delete the sums of every file but `files` (those the open months bill).
 pub async fn forget_all_but(lake: &Location, files: &[&EventFile]) -> Result<(), CloseError> {
     let wanted: BTreeSet<String> = files.iter().map(|f| f.sums_path()).collect();
-    for path in kept(lake).await?.difference(&wanted) {
-        lake.delete(path).await?;
-    }
-    Ok(())
+    let kept = kept(lake).await?;
+    let unwanted = kept.difference(&wanted).map(String::as_str);
+    Ok(lake.delete_all(unwanted).await?)
 }
 
 async fn kept(lake: &Location) -> Result<BTreeSet<String>, CloseError> {
@@ -52,20 +51,20 @@ async fn sum(lake: &Location, files: &[&EventFile], copy: &LocalCopy) -> Result<
                 .join()
         })
         .expect("summing event files does not panic")?;
-        for (file, sums) in files.iter().zip(sums) {
-            copy.hold(&file.sums_path(), &sums)
-                .map_err(crate::lake::LakeError::Io)?;
+        let puts = files.iter().zip(sums).map(|(file, sums)| async move {
+            copy.hold(&file.sums_path(), &sums)?;
             lake.put(&file.sums_path(), sums).await?;
             crate::failpoint("daily-sums-put");
-        }
+            Ok::<_, crate::lake::LakeError>(())
+        });
+        // All at once: they are a few (SUMMED_TOGETHER), each waiting on the store.
+        futures::future::try_join_all(puts).await?;
     }
     Ok(())
 }
 
 /// Forget the sums of `files`, billed by a close.
 pub async fn forget(lake: &Location, files: &[&EventFile]) -> Result<(), CloseError> {
-    for file in files {
-        lake.delete(&file.sums_path()).await?;
-    }
-    Ok(())
+    let paths: Vec<String> = files.iter().map(|f| f.sums_path()).collect();
+    Ok(lake.delete_all(paths.iter().map(String::as_str)).await?)
 }
