@@ -79,14 +79,16 @@ pub async fn send_queued(
     Ok(report)
 }
 
-/// The attached PDFs, by file name, read from the lake (or why one cannot be).
+/// The attached PDFs, by file name, read from the lake all at once (or why one cannot be).
 async fn attachments(
     lake: &Location,
     email: &OutboxEmail,
 ) -> Result<Result<Vec<(String, Vec<u8>)>, String>, NotifyError> {
+    let paths = &email.email.attachments;
+    let fetched = futures::future::try_join_all(paths.iter().map(|p| lake.get_if_present(p)));
     let mut files = Vec::new();
-    for path in &email.email.attachments {
-        let Some(bytes) = lake.get_if_present(path).await? else {
+    for (path, bytes) in paths.iter().zip(fetched.await?) {
+        let Some(bytes) = bytes else {
             return Ok(Err(format!("attachment {path} is not in the lake")));
         };
         let name = path.rsplit('/').next().unwrap_or(path).to_owned();
