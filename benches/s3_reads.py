@@ -17,13 +17,13 @@ N ms before passing it on, as a store in the machine's region takes (moto itself
 few ms): the close's seconds then show how many round trips it waits for one after the other.
 """
 import asyncio
-import threading
 import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import boto3
@@ -58,8 +58,9 @@ def moto():
 
 
 def delaying_proxy(endpoint, delay_ms):
-    """A proxy to `endpoint` on a port of its own, in a thread, that holds each request (the
-    first bytes a client sends on a connection) `delay_ms` before forwarding it: its address."""
+    """A proxy to `endpoint` on a port of its own, in a thread, that holds the first bytes a
+    client sends on a connection `delay_ms` before forwarding them: its address. moto closes
+    its connection after each answer, so every request is held."""
     host, port = endpoint.removeprefix("http://").split(":")
     listening = socket.socket()
     listening.bind(("127.0.0.1", 0))

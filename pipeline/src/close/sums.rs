@@ -26,9 +26,9 @@ pub async fn read(lake: &Location, files: &[&EventFile]) -> Result<LocalCopy, Cl
 /// Delete the sums of every file but `files` (those the open months bill).
 pub async fn forget_all_but(lake: &Location, files: &[&EventFile]) -> Result<(), CloseError> {
     let wanted: BTreeSet<String> = files.iter().map(|f| f.sums_path()).collect();
-    let kept = kept(lake).await?;
-    let unwanted = kept.difference(&wanted).map(String::as_str);
-    Ok(lake.delete_all(unwanted).await?)
+    Ok(lake
+        .delete_all(kept(lake).await?.difference(&wanted))
+        .await?)
 }
 
 async fn kept(lake: &Location) -> Result<BTreeSet<String>, CloseError> {
@@ -65,6 +65,5 @@ async fn sum(lake: &Location, files: &[&EventFile], copy: &LocalCopy) -> Result<
 
 /// Forget the sums of `files`, billed by a close.
 pub async fn forget(lake: &Location, files: &[&EventFile]) -> Result<(), CloseError> {
-    let paths: Vec<String> = files.iter().map(|f| f.sums_path()).collect();
-    Ok(lake.delete_all(paths.iter().map(String::as_str)).await?)
+    Ok(lake.delete_all(files.iter().map(|f| f.sums_path())).await?)
 }

@@ -431,9 +431,12 @@ impl Location {
     }
 
     /// Delete every one of `paths` (none of them there is fine), [`AT_ONCE`] at a time.
-    pub async fn delete_all(&self, paths: impl IntoIterator<Item = &str>) -> LakeResult<()> {
+    pub async fn delete_all(
+        &self,
+        paths: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> LakeResult<()> {
         futures::stream::iter(paths)
-            .map(|path| self.delete(path))
+            .map(|path| async move { self.delete(path.as_ref()).await })
             .buffer_unordered(AT_ONCE)
             .try_collect()
             .await
