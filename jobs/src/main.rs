@@ -5,6 +5,7 @@
 //! Exit status: 0 success; 1 the job failed; 2 bad usage, bad configuration, or an import with
 //! any invalid row (every problem listed, nothing applied).
 
+mod allocator;
 mod app;
 mod cli;
 mod close;
@@ -19,11 +20,9 @@ mod serve;
 use clap::Parser;
 use std::process::ExitCode;
 
-/// mimalloc instead of glibc's malloc: polars, the ingest and typst allocate and free millions
-/// of small buffers across threads (measured in `benches/README.md`). Its version 2,
-/// without transparent huge pages (the workspace's `Cargo.toml` says why).
+/// mimalloc, or glibc's malloc for `kakin ingest` ([`allocator`] says why).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::ByCommand = allocator::ByCommand;
 
 /// Logs on standard error: human on a terminal, JSON lines otherwise (a daemon's log is read by
 /// machines), every line of a run carrying its run id (`ledgered`'s span). `KAKIN_LOG` filters;

@@ -85,16 +85,17 @@ each_engine! {
 
 each_engine! {
     async fn a_run_killed_after_recording_some_of_a_batchs_ids_leaves_none_of_them(clean, killed) {
-        // 500 key-chips deliver about 50,000 rows a day: a day's batch records its first 16,384
-        // accepted ids before it commits. Killed there in the first day's batch (nothing
-        // committed), then in the second day's (the first committed).
+        // 500 key-chips deliver about 50,000 rows a day: a day's batch records its first 32,768
+        // accepted ids, then its last while the next day is read, and commits once they are.
+        // Killed once the first day's first flush is recorded, then its last (nothing
+        // committed), then the second day's first (the first day committing or committed).
         let days = ["ingest", "--date", "2026-10-03"];
         let clean = Site::demo(clean, "500", "2026-10", Vec::new(), &[]);
         assert!(clean.run(&days, None).status.success());
         let expected = clean.lake();
 
         let killed = Site::demo(killed, "500", "2026-10", Vec::new(), &[]);
-        for failpoint in ["ingest-ids-recorded", "ingest-ids-recorded@2"] {
+        for failpoint in ["ingest-ids-recorded", "ingest-ids-recorded@2", "ingest-ids-recorded@3"] {
             let out = killed.run(&days, Some(failpoint));
             assert!(!out.status.success(), "{failpoint} kills the run");
         }

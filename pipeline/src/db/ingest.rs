@@ -3,12 +3,12 @@
 //! and they are forgotten with it if it never commits; its outcome is committed in one
 //! transaction: files, quarantine changes and the batch's state together.
 
+use super::accepted::{AcceptedId, AcceptedIds};
 use super::{
     optional, text, Cell, Cells, Database, DbError, DbResult, Engine, PARAMETERS_PER_STATEMENT,
 };
 use crate::domain::parse_date;
 use chrono::{NaiveDate, SecondsFormat, Utc};
-use compact_str::CompactString;
 use std::collections::HashMap;
 
 /// The lake files of a batch, as recorded one per line.
@@ -16,40 +16,8 @@ pub(super) fn split_lines(files: String) -> Vec<String> {
     files.lines().map(str::to_owned).collect()
 }
 
-/// `ids` in the ledger's key order, feed by feed.
-///
-/// A stable sort: it takes runs already in order whole (a collector that writes each key-chip's
-/// events together sends long ones), where an unstable one sorted every id again. Each feed's
-/// ids are compared by their first 32 bytes as two numbers, and by the rest only when those are
-/// equal: in time order, comparing the feeds' and the ids' texts cost as many instructions as
-/// ~6 % of the ingest (callgrind, `benches/README.md`, session 24).
-fn in_key_order(ids: &[AcceptedId]) -> Vec<&AcceptedId> {
-    let feeds: std::collections::BTreeSet<&str> = ids.iter().map(|id| id.feed).collect();
-    let mut in_order = Vec::with_capacity(ids.len());
-    for feed in feeds {
-        let mut keyed: Vec<([u128; 2], &AcceptedId)> = ids
-            .iter()
-            .filter(|id| id.feed == feed)
-            .map(|id| (leading_bytes(id.event_id.as_bytes()), id))
-            .collect();
-        keyed.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| a.1.event_id.as_bytes().cmp(b.1.event_id.as_bytes()))
-        });
-        in_order.extend(keyed.into_iter().map(|(_, id)| id));
-    }
-    in_order
-}
-
-/// A text's first 32 bytes as numbers that order as the bytes do (zeros after a shorter text,
-/// which sorts first among those it begins).
-fn leading_bytes(text: &[u8]) -> [u128; 2] {
-    let mut leading = [0u8; 32];
-    let bytes = &text[..text.len().min(32)];
-    leading[..bytes.len()].copy_from_slice(bytes);
-    let (first, second) = leading.split_at(16);
-    [first, second].map(|half| u128::from_be_bytes(half.try_into().expect("16 bytes")))
-}
+/// Ids inserted by one statement: a flush records a day's ids, ~100,000, in a few statements.
+const RECORDED_AT_ONCE: usize = 16_384;
 
 /// A batch's name (16 hexadecimal digits, `ingest::batch_name`) as the ledger keeps it beside
 /// each id: one 64-bit integer, half the bytes of the text.
@@ -156,14 +124,6 @@ fn json_object<'a>(entries: impl ExactSizeIterator<Item = (&'a str, i64)>) -> St
 /// up every line's id (hashed with aHash, not the standard library's SipHash).
 pub type ContentsById = ahash::AHashMap<String, i64>;
 
-/// An id accepted into the lake, and the hash of its content as parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AcceptedId {
-    pub feed: &'static str,
-    pub event_id: CompactString,
-    pub content_hash: i64,
-}
-
 /// Everything a batch changes in the database, committed at once (but the ids it recorded as it
 /// went, [`Database::record_accepted`], before).
 #[derive(Debug, Default)]
@@ -241,65 +201,58 @@ impl Database {
     /// Record `ids` as accepted by `batch`, which is pending, in a transaction of their own: a
     /// batch records its ids as it goes ([`Database::forget_batch`] removes them if it is
     /// killed).
-    pub async fn record_accepted(&self, batch: &str, ids: &[AcceptedId]) -> DbResult<()> {
-        let mut tx = self.pool().begin().await?;
-        self.insert_accepted(&mut tx, batch, ids).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// One statement of a few parameters instead of multi-row statements of thousands, each
-    /// bound value by value: PostgreSQL is given the ids' columns as three texts split by
-    /// `string_to_array`, SQLite a feed's ids and hashes as one JSON object read by `json_each`
-    /// (its keys the ids, its values the hashes: no element parsed twice), as the lookup
-    /// is ([`Database::accepted_contents`]). Binding 32,000 values a flush cost more than the
-    /// inserts themselves (`benches/README.md`).
     ///
-    /// The ids are inserted in key order. A collector that writes its lines in time order,
-    /// every key-chip's in turn, has each id land on another page of the ledger's index;
-    /// sorted, a flush's ids go through the index once, in order (`benches/README.md`,
-    /// session 23: a month of such files, the ids' inserts 4.5 → 3.0 s).
-    async fn insert_accepted(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        batch: &str,
-        ids: &[AcceptedId],
-    ) -> DbResult<()> {
+    /// The ids are inserted in key order, so that they go through the ledger's index once, in
+    /// order: a collector that writes its lines in time order, every key-chip's in turn, would
+    /// have each id land on another page (`benches/README.md`, sessions 23 and 27). They are
+    /// given a [`RECORDED_AT_ONCE`] at a time, in statements of a few parameters instead of
+    /// multi-row statements of thousands bound value by value: PostgreSQL is given the ids'
+    /// columns as three texts split by `string_to_array`, SQLite a feed's ids and hashes as one
+    /// JSON object read by `json_each` (its keys the ids, its values the hashes: no element
+    /// parsed twice), as the lookup is ([`Database::accepted_contents`]). Binding 32,000
+    /// values a flush cost more than the inserts themselves (`benches/README.md`).
+    pub async fn record_accepted(&self, batch: &str, ids: &AcceptedIds) -> DbResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
         let key = batch_key(batch)?;
-        let ids = in_key_order(ids);
-        if self.engine == Engine::Postgres {
-            sqlx::query(
-                "INSERT INTO accepted_events (feed, event_id, content_hash, batch_key) \
-                 SELECT a.feed, a.event_id, CAST(a.content_hash AS BIGINT), $4 \
-                 FROM unnest(string_to_array($1, chr(31)), string_to_array($2, chr(31)), \
-                 string_to_array($3, chr(31))) AS a(feed, event_id, content_hash)",
-            )
-            .bind(unit_separated(ids.iter().map(|a| a.feed)))
-            .bind(unit_separated(ids.iter().map(|a| &a.event_id)))
-            .bind(unit_separated(ids.iter().map(|a| a.content_hash)))
-            .bind(key)
-            .execute(&mut **tx)
-            .await?;
-            return Ok(());
+        for piece in ids.in_key_order(RECORDED_AT_ONCE) {
+            let mut tx = self.pool().begin().await?;
+            self.insert_accepted(&mut tx, key, &piece).await?;
+            tx.commit().await?;
         }
-        for of_feed in ids.chunk_by(|a, b| a.feed == b.feed) {
-            sqlx::query(
+        Ok(())
+    }
+
+    /// One statement inserting `ids`, all of one feed.
+    async fn insert_accepted(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        key: i64,
+        ids: &[AcceptedId<'_>],
+    ) -> DbResult<()> {
+        let statement = match self.engine {
+            Engine::Postgres => sqlx::query(
+                "INSERT INTO accepted_events (feed, event_id, content_hash, batch_key) \
+                 SELECT $1, a.event_id, CAST(a.content_hash AS BIGINT), $4 \
+                 FROM unnest(string_to_array($2, chr(31)), string_to_array($3, chr(31))) \
+                 AS a(event_id, content_hash)",
+            )
+            .bind(ids[0].feed)
+            .bind(unit_separated(ids.iter().map(|a| a.event_id)))
+            .bind(unit_separated(ids.iter().map(|a| a.content_hash)))
+            .bind(key),
+            Engine::Sqlite => sqlx::query(
                 "INSERT INTO accepted_events (feed, event_id, content_hash, batch_key) \
                  SELECT $1, a.key, a.value, $3 FROM json_each($2) AS a",
             )
-            .bind(of_feed[0].feed)
+            .bind(ids[0].feed)
             .bind(json_object(
-                of_feed
-                    .iter()
-                    .map(|a| (a.event_id.as_str(), a.content_hash)),
+                ids.iter().map(|a| (a.event_id, a.content_hash)),
             ))
-            .bind(key)
-            .execute(&mut **tx)
-            .await?;
-        }
+            .bind(key),
+        };
+        statement.execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -517,51 +470,18 @@ mod tests {
     use super::*;
     use crate::each_engine;
 
-    mod properties {
-        use super::super::*;
-        use proptest::prelude::*;
-
-        proptest! {
-            // Ids that share their first 32 bytes or fewer, are shorter than 16 or 32, or begin
-            // one another come out in the order of their whole texts, feed by feed.
-            #[test]
-            fn ids_come_in_the_order_of_their_feed_and_whole_text(
-                ids in proptest::collection::vec(
-                    (any::<bool>(), "(P20261008-000042-(0000000000000000)?)?[0-9A-Z\\-]{0,24}"),
-                    0..200,
-                ),
-            ) {
-                let ids: Vec<AcceptedId> = ids
-                    .into_iter()
-                    .filter(|(_, id)| !id.is_empty())
-                    .map(|(plays, id)| AcceptedId {
-                        feed: if plays { "plays" } else { "purchases" },
-                        event_id: id.into(),
-                        content_hash: 0,
-                    })
-                    .collect();
-                let mut expected: Vec<&AcceptedId> = ids.iter().collect();
-                expected.sort_by(|a, b| (a.feed, &a.event_id).cmp(&(b.feed, &b.event_id)));
-                prop_assert_eq!(in_key_order(&ids), expected);
-            }
-        }
-    }
-
     // Ids are any printable ASCII: a quote, a backslash, braces or a comma reach the ledger and
     // come back as they were, each feed's apart, in a flush of both feeds.
     each_engine! {
         async fn ids_of_any_printable_ascii_are_recorded_and_found_by_feed(scratch) {
             let db = Database::connect(&scratch.url).await.unwrap();
             let odd = ["say \"hi\"", "C:\\dir\\", "{\"a\":1}", "a,b", "[1]", " x "];
-            let id = |feed, event_id: &str, content_hash| AcceptedId {
-                feed,
-                event_id: event_id.into(),
-                content_hash,
-            };
-            let mut ids: Vec<AcceptedId> =
-                odd.iter().zip(1..).map(|(odd, n)| id("plays", odd, n)).collect();
-            ids.push(id("purchases", odd[0], -7));
-            ids.push(id("plays", "big", i64::MIN));
+            let mut ids = AcceptedIds::with_capacity(8);
+            for (odd, n) in odd.iter().zip(1..) {
+                ids.insert("plays", odd, n);
+            }
+            ids.insert("purchases", odd[0], -7);
+            ids.insert("plays", "big", i64::MIN);
             db.record_accepted("00000000000000ab", &ids).await.unwrap();
 
             let mut asked: Vec<&str> = odd.to_vec();
@@ -578,19 +498,43 @@ mod tests {
         }
     }
 
+    // A flush of more ids than one statement takes records them all, each feed's in its own
+    // statements, in key order whatever the order they were accepted in.
+    each_engine! {
+        async fn a_flush_larger_than_a_statement_records_every_id(scratch) {
+            let db = Database::connect(&scratch.url).await.unwrap();
+            let mut ids = AcceptedIds::with_capacity(0);
+            let count = 2 * RECORDED_AT_ONCE as i64 + 5;
+            for n in (0..count).rev() {
+                let feed = if n % 7 == 0 { "purchases" } else { "plays" };
+                ids.insert(feed, &format!("K{:03}-{:06}", n % 1000, n), n);
+            }
+            db.record_accepted("00000000000000ac", &ids).await.unwrap();
+            for feed in ["plays", "purchases"] {
+                let asked: Vec<String> = (0..count)
+                    .map(|n| format!("K{:03}-{:06}", n % 1000, n))
+                    .collect();
+                let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+                let found = db.accepted_contents(feed, &asked).await.unwrap();
+                let expected: ContentsById = (0..count)
+                    .filter(|n| (n % 7 == 0) == (feed == "purchases"))
+                    .map(|n| (format!("K{:03}-{:06}", n % 1000, n), n))
+                    .collect();
+                assert_eq!(found, expected, "{feed}");
+            }
+        }
+    }
+
     // The lookup answers for the ids asked and no others, among ids that sort between them.
     each_engine! {
         async fn a_lookup_answers_the_ids_asked_however_far_apart(scratch) {
             let db = Database::connect(&scratch.url).await.unwrap();
-            let mut ids: Vec<AcceptedId> = (0..100)
-                .map(|n| AcceptedId {
-                    feed: "plays",
-                    event_id: format!("m{n:03}").into(),
-                    content_hash: n,
-                })
-                .collect();
+            let mut ids = AcceptedIds::with_capacity(102);
+            for n in 0..100 {
+                ids.insert("plays", &format!("m{n:03}"), n);
+            }
             for (edge, hash) in [("a", -1), ("z", -2)] {
-                ids.push(AcceptedId { feed: "plays", event_id: edge.into(), content_hash: hash });
+                ids.insert("plays", edge, hash);
             }
             db.record_accepted("00000000000000ab", &ids).await.unwrap();
             let expected = |pairs: &[(&str, i64)]| -> ContentsById {

@@ -7,6 +7,7 @@
 //! Storage only one engine has (SQLite's `WITHOUT ROWID`) is in migrations of its own
 //! (`migrations/sqlite/`), numbered among the shared ones and run in the same order.
 
+mod accepted;
 mod close;
 mod documents;
 mod ingest;
@@ -15,9 +16,10 @@ mod ledger;
 mod master;
 mod outbox;
 
+pub use accepted::{AcceptedId, AcceptedIds};
 pub use close::{CommittedBatch, InvoiceRecord, Issued, PendingRewrite, RewriteKind};
 pub use documents::DocumentRecord;
-pub use ingest::{AcceptedId, BatchCommit, ContentsById, IngestedFile, OpenRow};
+pub use ingest::{BatchCommit, ContentsById, IngestedFile, OpenRow};
 pub use lease::{Holder, Lease};
 pub use ledger::{Run, RunId, Statistics};
 pub use outbox::{now_ms, NewEmail, OutboxEmail};

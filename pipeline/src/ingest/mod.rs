@@ -8,13 +8,14 @@
 //! bytes.
 //!
 //! Commit protocol: the batch is recorded as pending in the database; its accepted ids are
-//! recorded as it goes, each 16,384 in a transaction tagged with the batch, so that a
-//! run's memory does not grow with the night ([`recent`]), the last ones once every line is
-//! decided; its files are put in the lake; then one transaction records the files ingested,
-//! the quarantine changes and the batch as committed. A run that finds a pending batch (a
-//! killed run) first removes that batch's files and ids, then does the work again. The files
-//! of one day's batch are put in place and committed while the next day is read and decided
-//! (its lookups find every id of the batch before), the batches committing in their order.
+//! recorded as it goes, each 32,768 in transactions tagged with the batch, so that a run's
+//! memory does not grow with the night ([`recent`]), the last ones once every line is decided;
+//! its files are put in the lake; then one transaction records the files ingested, the
+//! quarantine changes and the batch as committed. A run that finds a pending batch (a killed
+//! run) first removes that batch's files and ids, then does the work again. A day's last ids
+//! are recorded, and then its files put in place and committed, while the next day is read and
+//! decided (its decisions find the ids of the batch before among those not yet recorded), the
+//! batches committing in their order ([`Recording`]).
 
 mod deliveries;
 mod feed;
@@ -28,7 +29,7 @@ mod sink;
 pub use feed::Feed;
 pub use report::{FileCounts, FileOutcome, FileReport, IngestReport, Progress, RetryCounts};
 
-use crate::db::{AcceptedId, BatchCommit, ContentsById, Database, DbError, IngestedFile, OpenRow};
+use crate::db::{BatchCommit, ContentsById, Database, DbError, IngestedFile, OpenRow};
 use crate::domain::QuarantineReason;
 use crate::lake::layout::{quarantine_path, EventTable, QUARANTINE};
 use crate::lake::{LakeError, Location};
@@ -119,40 +120,51 @@ pub async fn ingest(
         return Ok(report);
     }
     let master = MasterIndex::new(&db.master_data().await?);
-    let mut commits = Commits::default();
-    if !open.is_empty() {
-        // Named once its decisions are known (`retry`).
-        let mut run = BatchRun::new(String::new(), &master);
-        report.retries = run.retry(db, open).await?;
-        commits.start(run.finish(db).await?, db, lake).await?;
-    }
-    let days = ingest_days(db, lake, &new, &master, &mut commits, &mut report, progress).await;
-    // Never left committing in the background, not even when a day failed.
-    let last = commits.wait().await;
-    days?;
-    last?;
-    report.batches.extend(commits.batches);
+    let mut recording = Recording::new(db, lake);
+    let batches = batches(
+        db,
+        open,
+        &new,
+        &master,
+        &mut recording,
+        &mut report,
+        progress,
+    )
+    .await;
+    // Never left recording or committing in the background, not even when a batch failed.
+    let last = recording.finish().await;
+    batches?;
+    report.batches.extend(last?);
     report
         .files
         .sort_by(|a, b| (delivery_date(&a.path), &a.path).cmp(&(delivery_date(&b.path), &b.path)));
     Ok(report)
 }
 
-/// Each delivery date's files as a batch of its own, in order.
-async fn ingest_days(
+/// The open quarantine retried as a batch of its own, then each delivery date's files as one,
+/// in order.
+async fn batches(
     db: &Database,
-    lake: &Location,
+    open: Vec<OpenRow>,
     new: &[(Delivery, Fetched)],
     master: &MasterIndex,
-    commits: &mut Commits,
+    recording: &mut Recording,
     report: &mut IngestReport,
     progress: &dyn Progress,
 ) -> Result<(), IngestError> {
+    if !open.is_empty() {
+        // Named once its decisions are known (`retry`).
+        let mut run = BatchRun::new(String::new(), master);
+        report.retries = run.retry(db, open, recording).await?;
+        run.finish(db, recording).await?;
+    }
     for day in new.chunk_by(|(a, _), (b, _)| a.date == b.date) {
         let mut run = BatchRun::new(batch_name(day, &[], &[]), master);
         let mut reading = DayReading::start(db, day).await;
         for (delivery, fetched) in day {
-            let counts = run.ingest_file(db, delivery, &mut reading).await?;
+            let counts = run
+                .ingest_file(db, delivery, &mut reading, recording)
+                .await?;
             run.record_file(delivery, fetched, &counts);
             let file = FileReport {
                 path: delivery.path.clone(),
@@ -161,44 +173,145 @@ async fn ingest_days(
             progress.file_done(&file);
             report.files.push(file);
         }
-        reading.finish().await?;
-        commits.start(run.finish(db).await?, db, lake).await?;
+        reading.finish(recording.waited()).await?;
+        run.finish(db, recording).await?;
     }
     Ok(())
 }
 
-/// A run's batches, each put in place and committed in the background while the next is read
-/// and decided, one at a time and in their order.
-#[derive(Default)]
-struct Commits {
+/// A run's accepted ids on their way to the ledger and its batches on their way to the lake, in
+/// the background while the next batch is read and decided: one flush of ids recording at a
+/// time; a batch put in place and committed once its last ids are recorded, one at a time and
+/// in their order.
+struct Recording {
+    db: Database,
+    lake: Location,
+    /// The ids accepted and not yet seen recorded.
+    recent: Recent,
+    flushing: Option<Flushing>,
+    /// The batches whose last ids the flush in flight records, to commit once it has.
+    completed: Vec<Decided>,
     committing: Option<tokio::task::JoinHandle<Result<Option<String>, IngestError>>>,
     /// The batches committed that wrote files.
-    batches: Vec<String>,
+    committed: Vec<String>,
+    /// How long the decisions waited for flushes, for the debug log.
+    waited: std::time::Duration,
 }
 
-impl Commits {
+impl Recording {
+    fn new(db: &Database, lake: &Location) -> Recording {
+        Recording {
+            db: db.clone(),
+            lake: lake.clone(),
+            recent: Recent::new(),
+            flushing: None,
+            completed: Vec::new(),
+            committing: None,
+            committed: Vec::new(),
+            waited: std::time::Duration::ZERO,
+        }
+    }
+
+    /// At the end of a chunk: a flush that completes a batch is seen recorded if it is, not
+    /// waited for, so that the batch commits while the next is decided. Other flushes are seen
+    /// when the next is due: nothing waits on them.
+    async fn chunk_ended(&mut self) -> Result<(), IngestError> {
+        self.recent.chunk_ended();
+        let finished = self.flushing.as_ref().is_some_and(|f| f.is_finished());
+        if finished && !self.completed.is_empty() {
+            self.flushed().await?;
+        }
+        Ok(())
+    }
+
+    /// Wait for the flush in flight to be recorded, then start committing the batches it
+    /// completed.
+    async fn flushed(&mut self) -> Result<(), IngestError> {
+        self.recorded().await?;
+        self.commit_completed().await
+    }
+
+    /// Wait for the flush in flight to be recorded.
+    async fn recorded(&mut self) -> Result<(), IngestError> {
+        if let Some(flushing) = self.flushing.take() {
+            let started = std::time::Instant::now();
+            flushing.await.expect("recording ids does not panic")?;
+            self.waited += started.elapsed();
+            crate::failpoint("ingest-ids-recorded");
+            self.recent.recorded();
+        }
+        Ok(())
+    }
+
+    /// Start committing the batches whose last ids are recorded.
+    async fn commit_completed(&mut self) -> Result<(), IngestError> {
+        for decided in std::mem::take(&mut self.completed) {
+            self.commit(decided).await?;
+        }
+        Ok(())
+    }
+
+    /// Start recording the ids accepted since the last flush as `batch`'s (which is recorded
+    /// as pending), once the flush before is recorded; `completed` the batch, if any, whose
+    /// last ids they are.
+    async fn flush(&mut self, batch: &str, completed: Option<Decided>) -> Result<(), IngestError> {
+        self.flushed().await?;
+        let ids = self.recent.flush();
+        let (db, batch) = (self.db.clone(), batch.to_owned());
+        self.flushing = Some(tokio::spawn(async move {
+            db.record_accepted(&batch, &ids).await
+        }));
+        self.completed.extend(completed);
+        Ok(())
+    }
+
+    /// Commit `decided`, every id of which is recorded or recording, once they are.
+    async fn commit_when_recorded(&mut self, decided: Decided) -> Result<(), IngestError> {
+        if self.flushing.is_some() {
+            self.completed.push(decided);
+            return Ok(());
+        }
+        self.commit(decided).await
+    }
+
     /// Start committing `decided` once the batch before it is committed.
-    async fn start(
-        &mut self,
-        decided: Decided,
-        db: &Database,
-        lake: &Location,
-    ) -> Result<(), IngestError> {
-        self.wait().await?;
-        let (db, lake) = (db.clone(), lake.clone());
+    async fn commit(&mut self, decided: Decided) -> Result<(), IngestError> {
+        self.committed().await?;
+        let (db, lake) = (self.db.clone(), self.lake.clone());
         self.committing = Some(tokio::spawn(decided.commit(db, lake)));
         Ok(())
     }
 
     /// Wait for the batch being committed.
-    async fn wait(&mut self) -> Result<(), IngestError> {
+    async fn committed(&mut self) -> Result<(), IngestError> {
         if let Some(committing) = self.committing.take() {
             let batch = committing
                 .await
                 .expect("committing a batch does not panic")?;
-            self.batches.extend(batch);
+            self.committed.extend(batch);
         }
         Ok(())
+    }
+
+    /// How long the decisions waited for flushes since last asked.
+    fn waited(&mut self) -> std::time::Duration {
+        std::mem::take(&mut self.waited)
+    }
+
+    /// Wait for every flush and commit; the batches committed that wrote files. The ids held
+    /// for the decisions are let go before the last batches commit, which writes their files'
+    /// last row groups: a night's peak.
+    async fn finish(mut self) -> Result<Vec<String>, IngestError> {
+        let recorded = self.recorded().await;
+        self.recent.release();
+        let completed = match recorded {
+            Ok(()) => self.commit_completed().await,
+            Err(e) => Err(e),
+        };
+        let committed = self.committed().await;
+        completed?;
+        committed?;
+        Ok(self.committed)
     }
 }
 
@@ -274,28 +387,23 @@ type Flushing = tokio::task::JoinHandle<Result<(), DbError>>;
 
 /// A day's files read (decompressed, split, parsed) on a thread of their own, one after the
 /// other, a few chunks ahead of the decisions and the Parquet writers; the database asked about
-/// a chunk's ids while the chunk before it is decided, and one flush of accepted ids recording
-/// meanwhile, waited for when the next is due ([`Recent`]). A file's last chunk is followed by
-/// the next file's first at once, so that neither the reading nor the database waits at the
-/// files' boundaries.
+/// a chunk's ids while the chunk before it is decided ([`Recent`]). A file's last chunk is
+/// followed by the next file's first at once, so that neither the reading nor the database
+/// waits at the files' boundaries.
 struct DayReading {
     received: tokio::sync::mpsc::Receiver<Chunk>,
     reading: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The next chunk, and the database's answer about its ids on its way.
     next: Option<(Chunk, Asking)>,
-    /// The accepted ids being recorded.
-    flushing: Option<Flushing>,
     /// How long the decisions waited, for the debug log.
     waited: Waited,
 }
 
-/// Where a day's decisions waited: for the reading thread, the database's answers, the flush
-/// before.
+/// Where a day's decisions waited: for the reading thread, the database's answers.
 #[derive(Debug, Default)]
 struct Waited {
     reading: std::time::Duration,
     answers: std::time::Duration,
-    flushes: std::time::Duration,
 }
 
 impl DayReading {
@@ -330,7 +438,6 @@ impl DayReading {
             received,
             reading,
             next,
-            flushing: None,
             waited: Waited::default(),
         }
     }
@@ -339,7 +446,7 @@ impl DayReading {
     async fn next_chunk(&mut self, db: &Database) -> Result<(Chunk, ContentsById), IngestError> {
         let Some((chunk, asking)) = self.next.take() else {
             // The reading thread stopped before the day's last chunk: its error says why.
-            self.finish().await?;
+            self.finish(std::time::Duration::ZERO).await?;
             unreachable!("the reading thread sends every file's last chunk or fails");
         };
         let started = std::time::Instant::now();
@@ -351,25 +458,12 @@ impl DayReading {
         Ok((chunk, found))
     }
 
-    /// Wait for the last flush and the reading thread.
-    async fn finish(&mut self) -> Result<(), IngestError> {
-        self.flushed().await?;
+    /// Wait for the reading thread; `flushes` how long the day's decisions waited for them.
+    async fn finish(&mut self, flushes: std::time::Duration) -> Result<(), IngestError> {
         (&mut self.reading)
             .await
             .expect("the reading thread does not panic")?;
-        tracing::debug!(waited = ?self.waited, "day read");
-        Ok(())
-    }
-
-    /// Wait for the flush in flight to be recorded.
-    async fn flushed(&mut self) -> Result<(), DbError> {
-        let Some(flushing) = self.flushing.take() else {
-            return Ok(());
-        };
-        let started = std::time::Instant::now();
-        flushing.await.expect("recording ids does not panic")?;
-        self.waited.flushes += started.elapsed();
-        crate::failpoint("ingest-ids-recorded");
+        tracing::debug!(waited = ?self.waited, ?flushes, "day read");
         Ok(())
     }
 }
@@ -404,8 +498,6 @@ struct BatchRun<'m> {
     partitions: Partitions,
     /// The lake path of each feed's and date's events, formatted once (not for every row).
     paths: AHashMap<(Feed, NaiveDate), String>,
-    /// Ids accepted by this batch that the database's answers may not show.
-    recent: Recent,
     /// Whether the batch is recorded as pending (before its first ids are).
     begun: bool,
     commit: BatchCommit,
@@ -417,19 +509,12 @@ impl<'m> BatchRun<'m> {
             master,
             partitions: Partitions::default(),
             paths: AHashMap::new(),
-            recent: Recent::default(),
             begun: false,
             commit: BatchCommit {
                 batch,
                 ..Default::default()
             },
         }
-    }
-
-    /// The content hash accepted earlier under `event`'s id, by this run or an earlier one.
-    fn earlier(&self, event: &Event, found: &ContentsById) -> Option<i64> {
-        let recent = self.recent.get(event.feed, &event.id);
-        recent.or_else(|| found.get(event.id.as_str()).copied())
     }
 
     /// What becomes of a line (`feeds.md`, "What bad input gets"), in the order of its reasons:
@@ -462,7 +547,12 @@ impl<'m> BatchRun<'m> {
         }
     }
 
-    fn accept(&mut self, event: &Event, content_hash: i64) -> Result<(), LakeError> {
+    fn accept(
+        &mut self,
+        event: &Event,
+        content_hash: i64,
+        recent: &mut Recent,
+    ) -> Result<(), LakeError> {
         let batch = &self.commit.batch;
         let path = self
             .paths
@@ -470,12 +560,7 @@ impl<'m> BatchRun<'m> {
             .or_insert_with(|| event.feed.partition(event.date, batch));
         self.partitions
             .push(path, event.feed.schema(), &event.values(batch))?;
-        let accepted = AcceptedId {
-            feed: event.feed.name(),
-            event_id: event.id.clone(),
-            content_hash,
-        };
-        self.recent.accept(accepted, event.feed);
+        recent.accept(event.feed, &event.id, content_hash);
         Ok(())
     }
 
@@ -485,6 +570,7 @@ impl<'m> BatchRun<'m> {
         &mut self,
         db: &Database,
         open: Vec<OpenRow>,
+        recording: &mut Recording,
     ) -> Result<RetryCounts, IngestError> {
         let mut counts = RetryCounts {
             retried: open.len() as u64,
@@ -538,7 +624,7 @@ impl<'m> BatchRun<'m> {
                     let Ok((event, content)) = event.as_ref() else {
                         unreachable!("accepted rows parsed")
                     };
-                    self.accept(event, *content)?;
+                    self.accept(event, *content, &mut recording.recent)?;
                     counts.accepted += 1;
                     self.commit.closed.push(key);
                 }
@@ -565,6 +651,7 @@ impl<'m> BatchRun<'m> {
         db: &Database,
         delivery: &Delivery,
         reading: &mut DayReading,
+        recording: &mut Recording,
     ) -> Result<FileCounts, IngestError> {
         let mut counts = FileCounts::default();
         loop {
@@ -573,12 +660,15 @@ impl<'m> BatchRun<'m> {
             // By reference: a line is a few hundred bytes, not worth moving out of its chunk.
             for line in &chunk.lines {
                 counts.rows += 1;
-                let decision =
-                    self.decide(&line.parsed, delivery.date, |e| self.earlier(e, &found));
-                match decision {
+                // The content hash accepted earlier under the id, by this run or an earlier one.
+                let earlier = |e: &Event| {
+                    let recent = recording.recent.get(e.feed, &e.id);
+                    recent.or_else(|| found.get(e.id.as_str()).copied())
+                };
+                match self.decide(&line.parsed, delivery.date, earlier) {
                     Decision::Accept => {
                         let (event, content) = line.parsed.as_ref().expect("accepted lines parsed");
-                        self.accept(event, *content)?;
+                        self.accept(event, *content, &mut recording.recent)?;
                         counts.accepted += 1;
                     }
                     Decision::Duplicate => counts.duplicates += 1,
@@ -596,27 +686,15 @@ impl<'m> BatchRun<'m> {
                     }
                 }
             }
-            self.recent.chunk_ended();
-            if self.recent.flush_due() {
-                reading.flushed().await?;
-                reading.flushing = Some(self.flush(db).await?);
+            recording.chunk_ended().await?;
+            if recording.recent.flush_due() {
+                self.record_pending(db).await?;
+                recording.flush(&self.commit.batch, None).await?;
             }
             if chunk.last {
                 return Ok(counts);
             }
         }
-    }
-
-    /// Start recording the ids accepted since the last flush, once the flush before is
-    /// recorded, the batch recorded as pending first.
-    async fn flush(&mut self, db: &Database) -> Result<Flushing, IngestError> {
-        let ids = self.recent.flush();
-        self.record_pending(db).await?;
-        let batch = self.commit.batch.clone();
-        let db = db.clone();
-        Ok(tokio::spawn(async move {
-            db.record_accepted(&batch, &ids).await
-        }))
     }
 
     fn quarantine(
@@ -686,23 +764,27 @@ impl<'m> BatchRun<'m> {
         Ok(())
     }
 
-    /// Once every line is decided: record the batch's last ids (the batch recorded as pending
-    /// first), so that the next batch's lookups find every id of this one, and hand over what
-    /// is left to do, which may then overlap the next batch's reading.
-    async fn finish(mut self, db: &Database) -> Result<Decided, IngestError> {
-        let ids = self.recent.take_unflushed();
-        if !ids.is_empty() {
+    /// Once every line is decided: start recording the batch's last ids (the batch recorded as
+    /// pending first), to be committed once they are, while the next batch is read.
+    async fn finish(mut self, db: &Database, recording: &mut Recording) -> Result<(), IngestError> {
+        let unflushed = recording.recent.unflushed();
+        if unflushed {
             self.record_pending(db).await?;
-            db.record_accepted(&self.commit.batch, &ids).await?;
         }
-        Ok(Decided {
+        let batch = self.commit.batch.clone();
+        let decided = Decided {
             partitions: self.partitions,
             commit: self.commit,
-        })
+        };
+        if unflushed {
+            return recording.flush(&batch, Some(decided)).await;
+        }
+        recording.commit_when_recorded(decided).await
     }
 }
 
-/// A batch whose every line is decided and every accepted id recorded, its files still aside.
+/// A batch whose every line is decided, its files still aside (its ids recorded before it
+/// commits).
 struct Decided {
     partitions: Partitions,
     commit: BatchCommit,
