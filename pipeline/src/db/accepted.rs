@@ -21,13 +21,10 @@ pub struct AcceptedIds {
     feeds: Vec<&'static str>,
 }
 
-/// Every set hashes an id alike, so that one hash finds it in any ([`AcceptedIds::find`]).
-static HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
-    0x243f_6a88_85a3_08d3,
-    0x1319_8a2e_0370_7344,
-    0xa409_3822_299f_31d0,
-    0x082e_fa98_ec4e_6c89,
-);
+/// Every set hashes an id alike, so that one hash finds it in any ([`AcceptedIds::find`]);
+/// seeded at random once a process, so that no file's ids can be made to collide.
+static HASHER: std::sync::LazyLock<ahash::RandomState> =
+    std::sync::LazyLock::new(ahash::RandomState::new);
 
 #[derive(Clone, Copy)]
 struct Entry {
