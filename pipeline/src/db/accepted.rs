@@ -163,16 +163,21 @@ impl AcceptedIds {
             let (a, b) = (key(a), key(b));
             (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| a.2.cmp(b.2))
         });
-        let feed = move |p: &u32| self.entries[*p as usize].feed;
-        let pieces: Vec<Vec<u32>> = positions
-            .chunk_by(|a, b| feed(a) == feed(b))
-            .flat_map(|of_feed| of_feed.chunks(at_most))
-            .map(<[u32]>::to_vec)
-            .collect();
-        pieces.into_iter().map(move |piece| {
-            piece
-                .into_iter()
-                .map(|p| self.id(&self.entries[p as usize]))
+        // Where each piece ends in `positions`: each feed's ids apart, `at_most` at a time.
+        let feed = |p: &u32| self.entries[*p as usize].feed;
+        let mut ends = Vec::new();
+        let mut end = 0;
+        for of_feed in positions.chunk_by(|a, b| feed(a) == feed(b)) {
+            for piece in of_feed.chunks(at_most) {
+                end += piece.len();
+                ends.push(end);
+            }
+        }
+        let starts = std::iter::once(0).chain(ends.clone());
+        starts.zip(ends).map(move |(start, end)| {
+            positions[start..end]
+                .iter()
+                .map(|p| self.id(&self.entries[*p as usize]))
                 .collect()
         })
     }

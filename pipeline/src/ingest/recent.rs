@@ -24,6 +24,7 @@ use std::sync::Arc;
 /// Ids accepted before they are recorded: four chunks.
 const FLUSH: usize = 4 * super::reader::CHUNK;
 
+#[derive(Default)]
 pub(super) struct Recent {
     /// Ids accepted since the last flush.
     accepted: AcceptedIds,
@@ -40,25 +41,16 @@ impl Recent {
     pub fn new() -> Recent {
         Recent {
             accepted: AcceptedIds::with_capacity(FLUSH),
-            recording: Default::default(),
-            recorded: Default::default(),
-            spare: None,
+            ..Recent::default()
         }
     }
 
     /// Once no line is decided any more: every id held, and their room, let go (ids not
     /// flushed are those of a batch that failed, which never commits).
     pub fn release(&mut self) {
-        *self = Recent {
-            accepted: AcceptedIds::default(),
-            recording: Default::default(),
-            recorded: Default::default(),
-            spare: None,
-        };
+        *self = Recent::default();
     }
-}
 
-impl Recent {
     /// The content hash accepted under `id` that the answers in use may not show.
     pub fn get(&self, feed: Feed, id: &str) -> Option<i64> {
         let hash = AcceptedIds::hash(id);
